@@ -1,0 +1,72 @@
+/**
+ * Argument checks shared by every store, so bad input gets the same clear
+ * error everywhere and changes nothing.
+ *
+ * @module
+ */
+
+/** Longest accepted token, in UTF-8 bytes. */
+export const MAX_TOKEN_BYTES = 1024;
+
+const encoder = new TextEncoder();
+
+/** Throws unless `token` is a non-empty string of at most 1 KiB. */
+export function assertToken(token: unknown): asserts token is string {
+  if (typeof token !== "string") {
+    throw new TypeError(
+      `Cannot use session token: expected a string, got ${typeof token}`,
+    );
+  }
+  if (token.length === 0) {
+    throw new RangeError("Cannot use session token: token is empty");
+  }
+  // Each UTF-16 unit encodes to at most 3 bytes, so short tokens skip the
+  // encode.
+  if (
+    token.length * 3 > MAX_TOKEN_BYTES &&
+    encoder.encode(token).length > MAX_TOKEN_BYTES
+  ) {
+    throw new RangeError(
+      `Cannot use session token: longer than ${MAX_TOKEN_BYTES} bytes`,
+    );
+  }
+}
+
+/** Throws unless `data` is a `Uint8Array`. */
+export function assertData(data: unknown): asserts data is Uint8Array {
+  if (!(data instanceof Uint8Array)) {
+    throw new TypeError(
+      "Cannot save session data: expected a Uint8Array",
+    );
+  }
+}
+
+/** Throws unless `expiry` is a valid `Date`; returns it in milliseconds. */
+export function expiryMillis(expiry: unknown): number {
+  if (!(expiry instanceof Date)) {
+    throw new TypeError("Cannot save session: expiry must be a Date");
+  }
+  const millis = expiry.getTime();
+  if (Number.isNaN(millis)) {
+    throw new RangeError("Cannot save session: expiry is an invalid Date");
+  }
+  return millis;
+}
+
+/** Throws unless `value` is a finite number of at least `min`. */
+export function assertNumberOption(
+  name: string,
+  value: unknown,
+  min: number,
+): void {
+  if (typeof value !== "number") {
+    throw new TypeError(
+      `Cannot open store: option "${name}" must be a number`,
+    );
+  }
+  if (!Number.isFinite(value) || value < min) {
+    throw new RangeError(
+      `Cannot open store: option "${name}" must be a finite number >= ${min}, got ${value}`,
+    );
+  }
+}

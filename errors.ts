@@ -1,0 +1,108 @@
+/**
+ * The errors that callers of `BuntStore` may want to catch.
+ *
+ * @module
+ */
+
+/**
+ * Thrown by `BuntStore.open` when the log holds a damaged record that is not
+ * a torn last write. Nothing is truncated or dropped when this is thrown.
+ *
+ * @example Reporting where a log is damaged
+ * ```ts
+ * import { CorruptLogError } from "@x/buntstore";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new CorruptLogError("data/s.db", 120, "expected '*'");
+ * assert.equal(error.offset, 120);
+ * assert.equal(error.name, "CorruptLogError");
+ * ```
+ */
+export class CorruptLogError extends Error {
+  /** Byte offset of the start of the first damaged record. */
+  readonly offset: number;
+  /** Path of the damaged log. */
+  readonly path: string;
+
+  /**
+   * Creates the error for a damaged record.
+   *
+   * @param path The log file.
+   * @param offset Byte offset of the damaged record.
+   * @param reason What is wrong with it.
+   * @param options Standard error options, such as `cause`.
+   */
+  constructor(
+    path: string,
+    offset: number,
+    reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `Cannot load store at "${path}": damaged record at byte ${offset}: ${reason}`,
+      options,
+    );
+    this.name = "CorruptLogError";
+    this.offset = offset;
+    this.path = path;
+  }
+}
+
+/**
+ * Thrown by `BuntStore.open` when another process (or another store in this
+ * process) holds the file open.
+ *
+ * @example Detecting a second opener
+ * ```ts
+ * import { StoreLockedError } from "@x/buntstore";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new StoreLockedError("data/s.db");
+ * assert.match(error.message, /locked/);
+ * ```
+ */
+export class StoreLockedError extends Error {
+  /** Path of the locked file. */
+  readonly path: string;
+
+  /**
+   * Creates the error for a locked file.
+   *
+   * @param path The log file.
+   * @param options Standard error options, such as `cause`.
+   */
+  constructor(path: string, options?: ErrorOptions) {
+    super(
+      `Cannot open store at "${path}": file is locked by another process`,
+      options,
+    );
+    this.name = "StoreLockedError";
+    this.path = path;
+  }
+}
+
+/**
+ * Thrown by every operation on a store after `close()`.
+ *
+ * @example Using a closed store
+ * ```ts
+ * import { BuntStore, StoreClosedError } from "@x/buntstore";
+ * import assert from "node:assert/strict";
+ *
+ * const store = await BuntStore.open(":memory:");
+ * await store.close();
+ * await assert.rejects(store.find("t"), StoreClosedError);
+ * ```
+ */
+export class StoreClosedError extends Error {
+  /**
+   * Creates the error for a closed store.
+   *
+   * @param path The store's path, or `:memory:`.
+   * @param options Standard error options, such as `cause`.
+   */
+  constructor(path: string, options?: ErrorOptions) {
+    super(`Cannot use store at "${path}": store is closed`, options);
+    this.name = "StoreClosedError";
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * `MemoryStore`: a session store that lives only in memory, for tests and
+ * development. It expires entries the same way `BuntStore` does.
+ *
+ * @module
+ */
+
+import { Keyspace } from "./_keyspace.ts";
+import { SWEEP_SLICE_MS, Sweeper } from "./_sweeper.ts";
+import { assertData, assertToken, expiryMillis } from "./_validate.ts";
+import type { SessionStore } from "./session_store.ts";
+import { StoreClosedError } from "./errors.ts";
+
+/** Options for {@linkcode MemoryStore}. */
+export interface MemoryStoreOptions {
+  /**
+   * Milliseconds between background sweeps of expired entries.
+   *
+   * @default {1000}
+   */
+  sweepInterval?: number;
+  /** Called with the tokens that the background sweep removed. */
+  onExpired?: (tokens: string[]) => void;
+  /**
+   * The clock, in Unix milliseconds; tests inject their own.
+   *
+   * @default {Date.now}
+   */
+  now?: () => number;
+}
+
+/**
+ * An in-memory {@linkcode SessionStore} with a background expiry sweep.
+ * Everything is lost when the process ends.
+ *
+ * @example Saving and finding a session
+ * ```ts
+ * import { MemoryStore } from "@x/buntstore";
+ * import assert from "node:assert/strict";
+ *
+ * await using store = new MemoryStore();
+ * const expiry = new Date(Date.now() + 60_000);
+ * await store.save("token", new TextEncoder().encode("hi"), expiry);
+ * assert.equal(new TextDecoder().decode(await store.find("token")), "hi");
+ * assert.equal(store.size, 1);
+ * ```
+ */
+export class MemoryStore implements SessionStore, AsyncDisposable {
+  readonly #keyspace = new Keyspace();
+  readonly #now: () => number;
+  readonly #onExpired: ((tokens: string[]) => void) | undefined;
+  readonly #sweeper: Sweeper;
+  #closed = false;
+
+  /**
+   * Creates an empty store and starts its sweep timer (unref'd).
+   *
+   * @param options Sweep interval, expiry callback and clock.
+   */
+  constructor(options: MemoryStoreOptions = {}) {
+    const interval = options.sweepInterval ?? 1000;
+    if (typeof interval !== "number" || !(interval > 0)) {
+      throw new RangeError(
+        `Cannot create store: option "sweepInterval" must be a positive number, got ${interval}`,
+      );
+    }
+    this.#now = options.now ?? Date.now;
+    this.#onExpired = options.onExpired;
+    this.#sweeper = new Sweeper(interval, () => this.#sweepSlice());
+  }
+
+  /** Number of live (unexpired) entries. */
+  get size(): number {
+    return this.#keyspace.liveSize(this.#now());
+  }
+
+  /**
+   * Returns a copy of the data saved under `token`, or `undefined`.
+   *
+   * @param token The session token.
+   * @returns The data, or `undefined` when missing or expired.
+   * @throws {StoreClosedError} After `close()`.
+   */
+  async find(token: string): Promise<Uint8Array | undefined> {
+    this.#assertOpen();
+    assertToken(token);
+    const entry = this.#keyspace.get(token, this.#now());
+    return entry?.value.slice();
+  }
+
+  /**
+   * Saves a copy of `data` under `token` until `expiry`; a past expiry
+   * deletes.
+   *
+   * @param token The session token.
+   * @param data The bytes to keep.
+   * @param expiry When the entry expires.
+   * @throws {TypeError} When an argument has the wrong type.
+   * @throws {RangeError} When the token is empty or too long, or the date is invalid.
+   */
+  async save(token: string, data: Uint8Array, expiry: Date): Promise<void> {
+    this.#assertOpen();
+    assertToken(token);
+    assertData(data);
+    const expiresAt = expiryMillis(expiry);
+    if (expiresAt <= this.#now()) this.#keyspace.delete(token);
+    else this.#keyspace.set(token, data.slice(), expiresAt);
+  }
+
+  /**
+   * Deletes `token`; no error when it is missing.
+   *
+   * @param token The session token.
+   */
+  async delete(token: string): Promise<void> {
+    this.#assertOpen();
+    assertToken(token);
+    this.#keyspace.delete(token);
+  }
+
+  /**
+   * Returns copies of every live entry.
+   *
+   * @returns A map from token to data.
+   */
+  async all(): Promise<Map<string, Uint8Array>> {
+    this.#assertOpen();
+    const now = this.#now();
+    const live = new Map<string, Uint8Array>();
+    for (const entry of this.#keyspace.entries()) {
+      if (entry.expiresAt > now) live.set(entry.key, entry.value.slice());
+    }
+    return live;
+  }
+
+  /** Stops the sweep timer and drops all entries. */
+  async close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#sweeper.stop();
+      this.#keyspace.clear();
+    }
+  }
+
+  /** Same as {@linkcode MemoryStore.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #sweepSlice(): boolean {
+    const { expired, more } = this.#keyspace.sweep(this.#now(), SWEEP_SLICE_MS);
+    if (expired.length > 0) this.#onExpired?.(expired);
+    return more;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new StoreClosedError(":memory:");
+  }
+}
