@@ -1,0 +1,111 @@
+/**
+ * Compaction without stalling the store: the snapshot is written in short
+ * slices with the event loop free between them, writes made meanwhile go
+ * on to the old log and are copied over, and only the final swap pauses
+ * writing (they keep batching in memory), for about two fsyncs.
+ *
+ * @module
+ */
+
+import { CompactionFile, type LogFile, type WrapFile } from "./aof.ts";
+import type { Entry } from "./_keyspace.ts";
+import { RecordWriter } from "./_resp.ts";
+import type { WriteQueue } from "./_write_queue.ts";
+
+/** What a compaction needs from its store. */
+export interface CompactionTarget {
+  /** The log's path. */
+  path: string;
+  /** The store's write queue, to pause and to switch to the new file. */
+  queue: WriteQueue;
+  /** The store's entries; iteration must tolerate changes. */
+  entries: () => IterableIterator<Entry>;
+  /** The store's clock. */
+  now: () => number;
+  /** Whether the store is closing, which stops the compaction. */
+  cancelled: () => boolean;
+  /** Wraps the new log's handle, as at open. */
+  wrapFile: WrapFile | undefined;
+}
+
+/** Longest a slice of snapshot work holds the event loop, in ms. */
+const SLICE_MS = 4;
+/** Snapshot bytes buffered before a write. */
+const CHUNK_BYTES = 1 << 20;
+/** Catch-up copying stops once the live log is this close. */
+const CATCH_UP_BYTES = 256 * 1024;
+
+/**
+ * Rewrites the log as one record per live entry and swaps it in. Returns
+ * the new locked handle, or `undefined` when the store closed meanwhile.
+ */
+export async function compact(
+  target: CompactionTarget,
+): Promise<Deno.FsFile | undefined> {
+  const { queue } = target;
+  queue.flush();
+  const temp = await CompactionFile.create(target.path, queue.size);
+  let committed = false;
+  try {
+    if (!(await writeSnapshot(target, temp))) return undefined;
+    await catchUp(target, temp);
+    await temp.sync();
+    await catchUp(target, temp);
+    await queue.pause();
+    temp.copyTail(queue.size);
+    await temp.sync();
+    const file = await temp.commit();
+    committed = true;
+    const logFile: LogFile = target.wrapFile ? target.wrapFile(file) : file;
+    queue.replaceFile(logFile, temp.size);
+    return file;
+  } finally {
+    if (!committed) await temp.discard();
+    queue.resume();
+  }
+}
+
+async function writeSnapshot(
+  target: CompactionTarget,
+  temp: CompactionFile,
+): Promise<boolean> {
+  const now = target.now();
+  const records = new RecordWriter();
+  const entries = target.entries();
+  let done = false;
+  while (!done) {
+    const deadline = performance.now() + SLICE_MS;
+    while (records.length < CHUNK_BYTES) {
+      const next = entries.next();
+      if (next.done) {
+        done = true;
+        break;
+      }
+      const entry = next.value;
+      if (entry.expiresAt > now) {
+        records.set(entry.key, entry.value, entry.expiresAt);
+      }
+      if ((records.length & 0xff) === 0 && performance.now() > deadline) break;
+    }
+    temp.write(records.view());
+    records.reset();
+    await yieldToEventLoop();
+    if (target.cancelled()) return false;
+  }
+  return true;
+}
+
+/** Copies what the live log gained, in slices, until it is nearly done. */
+async function catchUp(
+  target: CompactionTarget,
+  temp: CompactionFile,
+): Promise<void> {
+  while (temp.pending(target.queue.size) > CATCH_UP_BYTES) {
+    temp.copyTail(target.queue.size, 4 * CATCH_UP_BYTES);
+    await yieldToEventLoop();
+  }
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}

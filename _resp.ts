@@ -1,0 +1,280 @@
+/**
+ * buntdb's record format: RESP arrays of bulk strings. This file encodes
+ * records into a growable buffer and parses one record at a time from a
+ * byte range, telling apart a record that is merely incomplete (the bytes
+ * end inside it) from one that is damaged.
+ *
+ * @module
+ */
+
+const CR = 13;
+const LF = 10;
+const STAR = 42;
+const DOLLAR = 36;
+const MINUS = 45;
+const ZERO = 48;
+const NINE = 57;
+
+/** More parts than any command has (`set key value ae seconds`). */
+const MAX_PARTS = 5;
+/** Digits in a count or length; 15 keeps every value a safe integer. */
+const MAX_DIGITS = 15;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A parsed record; `value` is a view into the parse buffer. */
+export interface LogRecord {
+  /** Which command the record holds. */
+  command: "set" | "del" | "flushdb";
+  /** The key, decoded as UTF-8 (empty for `flushdb`). */
+  key: string;
+  /** The value of a `set`: a view that must be copied to be kept. */
+  value: Uint8Array;
+  /** Absolute expiry in Unix milliseconds; `Infinity` for none. */
+  expiresAt: number;
+}
+
+/** A record that can never become valid, whatever bytes follow. */
+export class DamagedRecord extends Error {
+  /** Creates it; `reason` becomes the message. */
+  constructor(reason: string) {
+    super(reason);
+    this.name = "DamagedRecord";
+  }
+}
+
+/** Returned by {@linkcode parseRecord} when the bytes end inside a record. */
+export const INCOMPLETE = -1;
+
+/**
+ * Parses the record starting at `start` into `out`. Returns the offset just
+ * past it, or {@linkcode INCOMPLETE}. A `*0` record is valid and empty: it
+ * returns its end with `out.command` set to `undefined`.
+ *
+ * @param mtimeMs File modification time, to resolve legacy `ex` expiries.
+ * @throws {DamagedRecord} When the bytes cannot start a valid record.
+ */
+export function parseRecord(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  mtimeMs: number,
+  out: Partial<LogRecord>,
+): number {
+  if (buf[start] !== STAR) throw new DamagedRecord("expected '*'");
+  const count = readNumber(buf, start + 1, end);
+  if (count === undefined) return INCOMPLETE;
+  const parts = count.value;
+  if (parts > MAX_PARTS) {
+    throw new DamagedRecord(`array of ${parts} parts is not a command`);
+  }
+  let pos = count.next;
+  const views: Uint8Array[] = [];
+  for (let i = 0; i < parts; i++) {
+    if (pos >= end) return INCOMPLETE;
+    if (buf[pos] !== DOLLAR) throw new DamagedRecord("expected '$'");
+    const length = readNumber(buf, pos + 1, end);
+    if (length === undefined) return INCOMPLETE;
+    const bodyStart = length.next;
+    const bodyEnd = bodyStart + length.value;
+    if (i === 0) checkCommandName(buf, bodyStart, bodyEnd, end, parts);
+    if (bodyEnd + 2 > end) return INCOMPLETE;
+    if (buf[bodyEnd] !== CR || buf[bodyEnd + 1] !== LF) {
+      throw new DamagedRecord("bulk string not followed by CRLF");
+    }
+    views.push(buf.subarray(bodyStart, bodyEnd));
+    pos = bodyEnd + 2;
+  }
+  delete out.command;
+  if (parts > 0) interpret(views, mtimeMs, out);
+  return pos;
+}
+
+/** A growable byte buffer that encodes records in buntdb's format. */
+export class RecordWriter {
+  #bytes = new Uint8Array(64 * 1024);
+  #length = 0;
+  #suffixSeconds = NaN;
+  #suffix = "";
+
+  /** Bytes encoded so far. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** A view of the encoded bytes, valid until the next append or reset. */
+  view(): Uint8Array {
+    return this.#bytes.subarray(0, this.#length);
+  }
+
+  /** Forgets the encoded bytes, keeping the allocation. */
+  reset(): void {
+    this.#length = 0;
+  }
+
+  /**
+   * Appends `set key value`, with `ae <seconds>` when `expiresAt` is finite.
+   * The seconds are rounded down so a reloaded entry never outlives it.
+   */
+  set(key: string, value: Uint8Array, expiresAt: number): void {
+    const finite = expiresAt !== Infinity;
+    const suffix = finite ? this.#expirySuffix(expiresAt) : "";
+    this.#reserve(key.length * 3 + value.length + suffix.length + 64);
+    this.#ascii(finite ? "*5\r\n$3\r\nset\r\n" : "*3\r\n$3\r\nset\r\n");
+    this.#key(key);
+    this.#bulk(value);
+    this.#ascii(suffix);
+  }
+
+  /** Appends `del key`. */
+  del(key: string): void {
+    this.#reserve(key.length * 3 + 32);
+    this.#ascii("*2\r\n$3\r\ndel\r\n");
+    this.#key(key);
+  }
+
+  /** The `ae` part for an expiry; consecutive saves mostly share it. */
+  #expirySuffix(expiresAt: number): string {
+    const seconds = Math.floor(expiresAt / 1000);
+    if (seconds !== this.#suffixSeconds) {
+      const digits = String(seconds);
+      this.#suffixSeconds = seconds;
+      this.#suffix = `$2\r\nae\r\n$${digits.length}\r\n${digits}\r\n`;
+    }
+    return this.#suffix;
+  }
+
+  /** Writes a key as a bulk string, skipping the encoder for ASCII. */
+  #key(key: string): void {
+    let ascii = true;
+    for (let i = 0; i < key.length; i++) {
+      if (key.charCodeAt(i) > 127) {
+        ascii = false;
+        break;
+      }
+    }
+    if (!ascii) return this.#bulk(encoder.encode(key));
+    this.#ascii("$");
+    this.#ascii(String(key.length));
+    this.#ascii("\r\n");
+    this.#ascii(key);
+    this.#ascii("\r\n");
+  }
+
+  #bulk(bytes: Uint8Array): void {
+    this.#ascii("$");
+    this.#ascii(String(bytes.length));
+    this.#ascii("\r\n");
+    this.#bytes.set(bytes, this.#length);
+    this.#length += bytes.length;
+    this.#ascii("\r\n");
+  }
+
+  #ascii(text: string): void {
+    const bytes = this.#bytes;
+    let at = this.#length;
+    for (let i = 0; i < text.length; i++) bytes[at++] = text.charCodeAt(i);
+    this.#length = at;
+  }
+
+  #reserve(extra: number): void {
+    const needed = this.#length + extra;
+    if (needed <= this.#bytes.length) return;
+    let capacity = this.#bytes.length * 2;
+    while (capacity < needed) capacity *= 2;
+    const grown = new Uint8Array(capacity);
+    grown.set(this.#bytes.subarray(0, this.#length));
+    this.#bytes = grown;
+  }
+}
+
+/** Reads `<digits>\r\n` at `pos`; undefined when the bytes end first. */
+function readNumber(
+  buf: Uint8Array,
+  pos: number,
+  end: number,
+): { value: number; next: number } | undefined {
+  let value = 0;
+  let digits = 0;
+  while (true) {
+    if (pos >= end) return undefined;
+    const byte = buf[pos]!;
+    if (byte === CR) break;
+    if (byte < ZERO || byte > NINE) {
+      throw new DamagedRecord("expected a digit in a length");
+    }
+    if (++digits > MAX_DIGITS) throw new DamagedRecord("length is too long");
+    value = value * 10 + byte - ZERO;
+    pos++;
+  }
+  if (digits === 0) throw new DamagedRecord("empty length");
+  if (pos + 1 >= end) return undefined;
+  if (buf[pos + 1] !== LF) throw new DamagedRecord("expected LF after CR");
+  return { value, next: pos + 2 };
+}
+
+/**
+ * Rejects a record as soon as its command name is readable, so a damaged
+ * length further on cannot pass for a torn write.
+ */
+function checkCommandName(
+  buf: Uint8Array,
+  bodyStart: number,
+  bodyEnd: number,
+  end: number,
+  parts: number,
+): void {
+  if (bodyEnd > end) return;
+  const name = lowerAscii(buf.subarray(bodyStart, bodyEnd));
+  const valid = (name === "set" && (parts === 3 || parts === 5)) ||
+    (name === "del" && parts === 2) || (name === "flushdb" && parts === 1);
+  if (!valid) {
+    throw new DamagedRecord(
+      `unknown command "${name.slice(0, 16)}" with ${parts} parts`,
+    );
+  }
+}
+
+function interpret(
+  views: Uint8Array[],
+  mtimeMs: number,
+  out: Partial<LogRecord>,
+): void {
+  const name = lowerAscii(views[0]!);
+  out.key = name === "flushdb" ? "" : decoder.decode(views[1]);
+  out.value = views[2] ?? new Uint8Array(0);
+  out.expiresAt = Infinity;
+  out.command = name as LogRecord["command"];
+  if (views.length !== 5) return;
+  const kind = lowerAscii(views[3]!);
+  const seconds = parseSeconds(views[4]!);
+  if (kind === "ae") out.expiresAt = seconds * 1000;
+  else if (kind === "ex") out.expiresAt = mtimeMs + seconds * 1000;
+  else throw new DamagedRecord(`unknown expiry kind "${kind.slice(0, 16)}"`);
+}
+
+function parseSeconds(bytes: Uint8Array): number {
+  const negative = bytes[0] === MINUS;
+  const first = negative ? 1 : 0;
+  if (bytes.length === first || bytes.length - first > MAX_DIGITS) {
+    throw new DamagedRecord("expiry is not a number");
+  }
+  let value = 0;
+  for (let i = first; i < bytes.length; i++) {
+    const byte = bytes[i]!;
+    if (byte < ZERO || byte > NINE) {
+      throw new DamagedRecord("expiry is not a number");
+    }
+    value = value * 10 + byte - ZERO;
+  }
+  return negative ? -value : value;
+}
+
+function lowerAscii(bytes: Uint8Array): string {
+  let text = "";
+  for (const byte of bytes.subarray(0, 16)) {
+    text += String.fromCharCode(byte >= 65 && byte <= 90 ? byte + 32 : byte);
+  }
+  return bytes.length > 16 ? text + "..." : text;
+}

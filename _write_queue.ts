@@ -1,0 +1,250 @@
+/**
+ * Batches the records of one tick into one write, applies the sync policy
+ * (group commit for `"always"`, a timer for `"everysecond"`), and undoes the
+ * in-memory changes of any write or fsync that fails, so memory always
+ * matches the file.
+ *
+ * @module
+ */
+
+import { appendAll, type LogFile } from "./aof.ts";
+import { RecordWriter } from "./_resp.ts";
+
+/** When a write counts as done. */
+export type SyncPolicy = "always" | "everysecond" | "never";
+
+/** Reverts one in-memory change. */
+export type Undo = () => void;
+
+interface Batch {
+  undo: Undo[];
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+/** Counters that the store reports in its stats. */
+export interface WriteCounters {
+  /** Calls to write(2), one per batch. */
+  writes: number;
+  /** Successful fsyncs of the log. */
+  syncs: number;
+  /** Bytes written since the store opened. */
+  bytesWritten: number;
+}
+
+/** Owns the append position of the log and the records not yet durable. */
+export class WriteQueue {
+  /** Records of the current batch; the store encodes into it. */
+  readonly records = new RecordWriter();
+  /** Counters for stats. */
+  readonly counters: WriteCounters = { writes: 0, syncs: 0, bytesWritten: 0 };
+  readonly #policy: SyncPolicy;
+  readonly #onError: (error: Error) => void;
+  #file: LogFile;
+  #size: number;
+  #syncedSize: number;
+  #batch: Batch | undefined;
+  #unsynced: Batch[] = [];
+  #syncing: Promise<void> | undefined;
+  #paused = false;
+
+  /**
+   * Creates the queue for an open log.
+   *
+   * @param file The log, opened for appending.
+   * @param size Its current size (also taken as synced).
+   * @param policy When writes resolve.
+   * @param onError Receives every write and fsync failure.
+   */
+  constructor(
+    file: LogFile,
+    size: number,
+    policy: SyncPolicy,
+    onError: (error: Error) => void,
+  ) {
+    this.#file = file;
+    this.#size = size;
+    this.#syncedSize = size;
+    this.#policy = policy;
+    this.#onError = onError;
+  }
+
+  /** Bytes in the log, including the last batch written. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Whether written bytes are waiting for an fsync. */
+  get dirty(): boolean {
+    return this.#size > this.#syncedSize;
+  }
+
+  /**
+   * Registers the records just encoded into {@linkcode records}, with the
+   * way to undo their in-memory change. Resolves when the policy says the
+   * write is done; rejects (after undoing) when it failed.
+   */
+  enqueue(undo: Undo): Promise<void> {
+    let batch = this.#batch;
+    if (batch === undefined) {
+      const { promise, resolve, reject } = Promise.withResolvers<void>();
+      batch = { undo: [], promise, resolve, reject };
+      this.#batch = batch;
+      queueMicrotask(() => this.flush());
+    }
+    batch.undo.push(undo);
+    return batch.promise;
+  }
+
+  /** Writes the current batch now, unless a compaction has paused writes. */
+  flush(): void {
+    const batch = this.#batch;
+    if (batch === undefined || this.#paused) return;
+    this.#batch = undefined;
+    const bytes = this.records.view();
+    try {
+      appendAll(this.#file, bytes, this.#size);
+    } catch (error) {
+      this.records.reset();
+      this.#fail([batch], "write", error);
+      return;
+    }
+    this.#size += bytes.length;
+    this.counters.writes++;
+    this.counters.bytesWritten += bytes.length;
+    this.records.reset();
+    if (this.#policy === "always") {
+      this.#unsynced.push(batch);
+      this.#groupCommit();
+    } else {
+      batch.resolve();
+    }
+  }
+
+  /**
+   * Fsyncs everything written so far. In `"always"` mode a failure rolls
+   * back the unsynced writes; otherwise acknowledged data stays in memory
+   * and the error is reported.
+   */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.#syncing;
+    if (this.#policy === "always") {
+      this.#groupCommit();
+      await this.#syncing;
+      return;
+    }
+    if (!this.dirty) return;
+    const target = this.#size;
+    const syncing = this.#file.syncData();
+    const settled = syncing.then(() => {}, () => {}).finally(() => {
+      if (this.#syncing === settled) this.#syncing = undefined;
+    });
+    this.#syncing = settled;
+    try {
+      await syncing;
+      this.#syncedSize = Math.max(this.#syncedSize, target);
+      this.counters.syncs++;
+    } catch (error) {
+      const wrapped = new Error(`Cannot fsync log: ${message(error)}`, {
+        cause: error,
+      });
+      this.#onError(wrapped);
+      throw wrapped;
+    }
+  }
+
+  /**
+   * Stops writing to the file (records keep batching in memory) and waits
+   * for a running fsync, so a compaction can swap the file.
+   */
+  async pause(): Promise<void> {
+    this.#paused = true;
+    while (this.#syncing !== undefined) await this.#syncing;
+  }
+
+  /** Whether a compaction has paused writing. */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /**
+   * Switches to `file` (the compacted log, already fsynced up to `size`),
+   * resolves writes that were waiting for an fsync, and resumes writing.
+   */
+  replaceFile(file: LogFile, size: number): void {
+    this.#file = file;
+    this.#size = size;
+    this.#syncedSize = size;
+    for (const batch of this.#unsynced.splice(0)) batch.resolve();
+  }
+
+  /** Resumes writing after {@linkcode pause}. */
+  resume(): void {
+    this.#paused = false;
+    this.#groupCommit();
+    if (this.#batch !== undefined) queueMicrotask(() => this.flush());
+  }
+
+  #groupCommit(): void {
+    if (
+      this.#syncing !== undefined || this.#paused ||
+      this.#unsynced.length === 0
+    ) return;
+    const waiting = this.#unsynced.splice(0);
+    const target = this.#size;
+    this.#syncing = this.#file.syncData().then(
+      () => {
+        this.#syncedSize = Math.max(this.#syncedSize, target);
+        this.counters.syncs++;
+        this.#syncing = undefined;
+        for (const batch of waiting) batch.resolve();
+        this.#groupCommit();
+      },
+      (error) => {
+        this.#syncing = undefined;
+        this.#rollBackUnsynced(waiting, error);
+      },
+    );
+  }
+
+  /**
+   * An fsync failed: nothing after the last good fsync can be trusted, so
+   * cut the file back to it and undo every change since, newest first.
+   */
+  #rollBackUnsynced(failed: Batch[], error: unknown): void {
+    const later = this.#unsynced.splice(0);
+    const current = this.#batch;
+    this.#batch = undefined;
+    this.records.reset();
+    const batches = [...failed, ...later, ...(current ? [current] : [])];
+    try {
+      this.#file.truncateSync(this.#syncedSize);
+      this.#size = this.#syncedSize;
+    } catch (truncateError) {
+      this.#onError(
+        new Error(`Cannot cut log back after failed fsync`, {
+          cause: truncateError,
+        }),
+      );
+    }
+    this.#fail(batches, "fsync", error);
+  }
+
+  #fail(batches: Batch[], what: string, error: unknown): void {
+    const wrapped = new Error(`Cannot ${what} log: ${message(error)}`, {
+      cause: error,
+    });
+    for (let b = batches.length - 1; b >= 0; b--) {
+      const undo = batches[b]!.undo;
+      for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
+    }
+    this.#onError(wrapped);
+    for (const batch of batches) batch.reject(wrapped);
+  }
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,480 @@
+/**
+ * `BuntStore`: sessions in a `Map`, every change appended to one log file in
+ * buntdb's format, with an expiry index, a sync policy and compaction.
+ *
+ * @module
+ */
+
+import { type LogFile, openLocked, scanLog, type WrapFile } from "./aof.ts";
+import { StoreClosedError } from "./errors.ts";
+import { type Entry, Keyspace } from "./_keyspace.ts";
+import { compact, type CompactionTarget } from "./_compactor.ts";
+import { SWEEP_SLICE_MS, Sweeper } from "./_sweeper.ts";
+import { type SyncPolicy, WriteQueue } from "./_write_queue.ts";
+import { assertData, assertToken, expiryMillis } from "./_validate.ts";
+import { validateOptions } from "./_store_options.ts";
+import type { SessionStore } from "./session_store.ts";
+
+export type { SyncPolicy } from "./_write_queue.ts";
+export type { LogFile, WrapFile } from "./aof.ts";
+
+/** The path that keeps a store in memory only, with no file. */
+export const MEMORY_PATH = ":memory:";
+
+/** Options for {@linkcode BuntStore.open}. */
+export interface BuntStoreOptions {
+  /**
+   * When a write counts as done: `"everysecond"` once handed to the OS with
+   * an fsync at most once a second, `"always"` after an fsync (shared by
+   * concurrent writes), `"never"` leaves fsync to the OS.
+   *
+   * @default {"everysecond"}
+   */
+  sync?: SyncPolicy;
+  /**
+   * Compact when the log has grown by this percentage since the last
+   * compaction.
+   *
+   * @default {100}
+   */
+  autoShrinkPercentage?: number;
+  /**
+   * Never compact automatically below this many bytes.
+   *
+   * @default {33554432}
+   */
+  autoShrinkMinSize?: number;
+  /**
+   * Turn automatic compaction off; `shrink()` still works.
+   *
+   * @default {false}
+   */
+  autoShrinkDisabled?: boolean;
+  /**
+   * Milliseconds between background sweeps of expired sessions.
+   *
+   * @default {1000}
+   */
+  sweepInterval?: number;
+  /** Called with the tokens each background sweep removed. */
+  onExpired?: (tokens: string[]) => void;
+  /**
+   * Called with background failures (fsync, compaction); they also show in
+   * `stats().lastError`.
+   *
+   * @default {console.error}
+   */
+  onError?: (error: Error) => void;
+  /**
+   * The clock, in Unix milliseconds; tests inject their own.
+   *
+   * @default {Date.now}
+   */
+  now?: () => number;
+  /**
+   * Wraps the log's file handle. For tests that inject failing writes and
+   * fsyncs; leave unset otherwise.
+   */
+  wrapFile?: WrapFile;
+}
+
+/** A snapshot of a store's counters, from {@linkcode BuntStore.stats}. */
+export interface BuntStoreStats {
+  /** The store's path, or `:memory:`. */
+  path: string;
+  /** The sync policy in force. */
+  sync: SyncPolicy;
+  /** Live (unexpired) entries. */
+  keys: number;
+  /** Entries that have expired but are not swept yet. */
+  expiredPending: number;
+  /** Bytes in the log file. */
+  fileBytes: number;
+  /** Size of the log after the last compaction (estimated at open). */
+  lastCompactedBytes: number;
+  /** Completed compactions since open. */
+  compactions: number;
+  /** Whether a compaction is running. */
+  compacting: boolean;
+  /** Successful fsyncs since open. */
+  syncs: number;
+  /** Batched writes since open. */
+  writes: number;
+  /** Bytes appended since open. */
+  bytesWritten: number;
+  /** Records replayed at open. */
+  recordsLoaded: number;
+  /** Bytes of a torn last write cut off at open. */
+  recoveredBytes: number;
+  /** The last write, fsync or compaction failure, if any. */
+  lastError: Error | undefined;
+}
+
+/**
+ * An embedded session store: everything in memory, every change appended
+ * to one log in buntdb's format so it survives restarts.
+ *
+ * @example Saving, finding and deleting in memory
+ * ```ts
+ * import { BuntStore } from "@x/buntstore";
+ * import assert from "node:assert/strict";
+ *
+ * await using store = await BuntStore.open(":memory:");
+ * const expiry = new Date(Date.now() + 60_000);
+ * await store.save("token", new Uint8Array([1, 2, 3]), expiry);
+ * assert.deepEqual(await store.find("token"), new Uint8Array([1, 2, 3]));
+ * await store.delete("token");
+ * assert.equal(await store.find("token"), undefined);
+ * ```
+ *
+ * @example A file-backed store (needs --allow-read --allow-write)
+ * ```ts ignore
+ * import { BuntStore } from "@x/buntstore";
+ *
+ * await using store = await BuntStore.open("data/sessions.db", {
+ *   sync: "everysecond",
+ * });
+ * await store.save("token", new Uint8Array([1]), new Date(Date.now() + 3600_000));
+ * ```
+ */
+export class BuntStore implements SessionStore, AsyncDisposable {
+  readonly #path: string;
+  readonly #policy: SyncPolicy;
+  readonly #options: BuntStoreOptions;
+  readonly #now: () => number;
+  readonly #keyspace = new Keyspace();
+  readonly #sweeper: Sweeper;
+  readonly #timers: ReturnType<typeof setInterval>[] = [];
+  #queue: WriteQueue | undefined;
+  #rawFile: Deno.FsFile | undefined;
+  #compaction: Promise<void> | undefined;
+  #lastCompactedBytes = 0;
+  #compactions = 0;
+  #recordsLoaded = 0;
+  #recoveredBytes = 0;
+  #lastError: Error | undefined;
+  #closing: Promise<void> | undefined;
+
+  private constructor(path: string, options: BuntStoreOptions) {
+    this.#path = path;
+    this.#options = options;
+    this.#policy = options.sync ?? "everysecond";
+    this.#now = options.now ?? Date.now;
+    this.#sweeper = new Sweeper(
+      options.sweepInterval ?? 1000,
+      () => this.#sweepSlice(),
+    );
+  }
+
+  /**
+   * Opens (creating if missing) the store at `path`, or an in-memory store
+   * for `":memory:"`, replaying the log and cutting off a torn last write.
+   *
+   * @param path The log file, or `":memory:"`.
+   * @param options Sync policy, compaction, sweep and hooks.
+   * @returns The open store; close it with `close()` or `await using`.
+   * @throws {TypeError} When an option has the wrong type.
+   * @throws {RangeError} When an option is out of range.
+   * @throws {StoreLockedError} When another process holds the file.
+   * @throws {CorruptLogError} When the log is damaged before its end.
+   */
+  static async open(
+    path: string,
+    options: BuntStoreOptions = {},
+  ): Promise<BuntStore> {
+    if (typeof path !== "string" || path === "") {
+      throw new TypeError("Cannot open store: path must be a non-empty string");
+    }
+    validateOptions(options);
+    const store = new BuntStore(path, options);
+    if (path === MEMORY_PATH) return store;
+    try {
+      await store.#load();
+    } catch (error) {
+      store.#sweeper.stop();
+      store.#rawFile?.close();
+      throw error;
+    }
+    return store;
+  }
+
+  /** The store's path, or `:memory:`. */
+  get path(): string {
+    return this.#path;
+  }
+
+  /** Number of live (unexpired) entries. */
+  get size(): number {
+    return this.#keyspace.liveSize(this.#now());
+  }
+
+  /**
+   * Returns a copy of the data saved under `token`.
+   *
+   * @param token The session token.
+   * @returns The data, or `undefined` when missing or expired.
+   * @throws {StoreClosedError} After `close()`.
+   */
+  async find(token: string): Promise<Uint8Array | undefined> {
+    this.#assertOpen();
+    assertToken(token);
+    return this.#keyspace.get(token, this.#now())?.value.slice();
+  }
+
+  /**
+   * Saves a copy of `data` under `token` until `expiry`, replacing what was
+   * there; an expiry already past deletes. Resolves when the sync policy
+   * counts the write as done.
+   *
+   * @param token The session token (at most 1 KiB).
+   * @param data The bytes to keep.
+   * @param expiry When the entry expires; kept in whole seconds on disk.
+   * @throws {TypeError} When an argument has the wrong type.
+   * @throws {RangeError} When the token is empty or too long, or the date is invalid.
+   * @throws {Error} When the write or fsync fails; memory is rolled back.
+   */
+  async save(token: string, data: Uint8Array, expiry: Date): Promise<void> {
+    this.#assertOpen();
+    assertToken(token);
+    assertData(data);
+    const expiresAt = expiryMillis(expiry);
+    if (expiresAt <= this.#now()) return this.#remove(token);
+    const previous = this.#keyspace.set(token, data.slice(), expiresAt);
+    const queue = this.#queue;
+    if (queue === undefined) return;
+    queue.records.set(token, data, expiresAt);
+    return queue.enqueue(() => this.#keyspace.restore(token, previous));
+  }
+
+  /**
+   * Deletes `token`; resolves without error when it is missing.
+   *
+   * @param token The session token.
+   * @throws {Error} When the write or fsync fails; memory is rolled back.
+   */
+  async delete(token: string): Promise<void> {
+    this.#assertOpen();
+    assertToken(token);
+    return this.#remove(token);
+  }
+
+  /**
+   * Returns copies of every live entry.
+   *
+   * @returns A map from token to data.
+   */
+  async all(): Promise<Map<string, Uint8Array>> {
+    this.#assertOpen();
+    const now = this.#now();
+    const live = new Map<string, Uint8Array>();
+    for (const entry of this.#keyspace.entries()) {
+      if (entry.expiresAt > now) live.set(entry.key, entry.value.slice());
+    }
+    return live;
+  }
+
+  /**
+   * Compacts the log now: rewrites it as one record per live entry while
+   * the store keeps serving, then swaps it in atomically. Resolves when
+   * done; a call during a running compaction joins it.
+   */
+  async shrink(): Promise<void> {
+    this.#assertOpen();
+    if (this.#queue === undefined) return;
+    this.#compaction ??= this.#runCompaction();
+    return this.#compaction;
+  }
+
+  /** Writes pending records and fsyncs the log now. */
+  async sync(): Promise<void> {
+    this.#assertOpen();
+    await this.#queue?.sync();
+  }
+
+  /**
+   * Reports counters and the last background error.
+   *
+   * @returns A snapshot of the store's state.
+   */
+  stats(): BuntStoreStats {
+    const now = this.#now();
+    const keys = this.#keyspace.liveSize(now);
+    return {
+      path: this.#path,
+      sync: this.#policy,
+      keys,
+      expiredPending: this.#keyspace.rawSize - keys,
+      fileBytes: this.#queue?.size ?? 0,
+      lastCompactedBytes: this.#lastCompactedBytes,
+      compactions: this.#compactions,
+      compacting: this.#compaction !== undefined,
+      syncs: this.#queue?.counters.syncs ?? 0,
+      writes: this.#queue?.counters.writes ?? 0,
+      bytesWritten: this.#queue?.counters.bytesWritten ?? 0,
+      recordsLoaded: this.#recordsLoaded,
+      recoveredBytes: this.#recoveredBytes,
+      lastError: this.#lastError,
+    };
+  }
+
+  /**
+   * Writes pending records, waits for a running compaction, fsyncs, then
+   * unlocks and closes the file. Later calls do nothing.
+   *
+   * @throws {Error} When the final fsync fails.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutDown();
+    return this.#closing;
+  }
+
+  /** Same as {@linkcode BuntStore.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #load(): Promise<void> {
+    const file = await openLocked(this.#path);
+    this.#rawFile = file;
+    const stat = await file.stat();
+    const now = this.#now();
+    const keyspace = this.#keyspace;
+    const scan = await scanLog(file, {
+      path: this.#path,
+      mtimeMs: stat.mtime?.getTime() ?? now,
+      onRecord: (record) => {
+        if (record.command === "flushdb") keyspace.clear();
+        else if (record.command === "del" || record.expiresAt <= now) {
+          keyspace.delete(record.key);
+        } else {
+          keyspace.set(record.key, record.value.slice(), record.expiresAt);
+        }
+      },
+    });
+    this.#recordsLoaded = scan.records;
+    this.#recoveredBytes = scan.fileSize - scan.validEnd;
+    if (this.#recoveredBytes > 0) {
+      await file.truncate(scan.validEnd);
+      await file.syncData();
+    }
+    const wrap = this.#options.wrapFile;
+    const logFile: LogFile = wrap ? wrap(file) : file;
+    this.#queue = new WriteQueue(
+      logFile,
+      scan.validEnd,
+      this.#policy,
+      (error) => this.#reportError(error),
+    );
+    this.#lastCompactedBytes = estimateSnapshotBytes(keyspace.entries());
+    this.#startTimers();
+  }
+
+  #startTimers(): void {
+    const everySecond = setInterval(() => this.#tick(), 1000);
+    Deno.unrefTimer(everySecond);
+    this.#timers.push(everySecond);
+  }
+
+  /** The once-a-second housekeeping: fsync when dirty, auto-compaction. */
+  #tick(): void {
+    const queue = this.#queue;
+    if (queue === undefined || this.#closing !== undefined) return;
+    if (this.#policy === "everysecond" && queue.dirty && !queue.paused) {
+      // The error is already reported through onError and stats.
+      queue.sync().catch(() => {});
+    }
+    if (this.#shouldAutoShrink(queue.size)) {
+      this.#compaction = this.#runCompaction();
+      // The error is already reported through onError and stats.
+      this.#compaction.catch(() => {});
+    }
+  }
+
+  #shouldAutoShrink(fileBytes: number): boolean {
+    const options = this.#options;
+    if (options.autoShrinkDisabled || this.#compaction !== undefined) {
+      return false;
+    }
+    const minSize = options.autoShrinkMinSize ?? 32 * 1024 * 1024;
+    const percentage = options.autoShrinkPercentage ?? 100;
+    return fileBytes > minSize &&
+      fileBytes > this.#lastCompactedBytes * (1 + percentage / 100);
+  }
+
+  async #runCompaction(): Promise<void> {
+    try {
+      const target: CompactionTarget = {
+        path: this.#path,
+        queue: this.#queue!,
+        entries: () => this.#keyspace.entries(),
+        now: this.#now,
+        cancelled: () => this.#closing !== undefined,
+        wrapFile: this.#options.wrapFile,
+      };
+      const file = await compact(target);
+      if (file === undefined) return;
+      this.#rawFile?.close();
+      this.#rawFile = file;
+      this.#lastCompactedBytes = this.#queue!.size;
+      this.#compactions++;
+    } catch (error) {
+      const wrapped = new Error(
+        `Cannot compact store at "${this.#path}": ${(error as Error).message}`,
+        { cause: error },
+      );
+      this.#reportError(wrapped);
+      throw wrapped;
+    } finally {
+      this.#compaction = undefined;
+    }
+  }
+
+  #remove(token: string): Promise<void> | undefined {
+    const live = this.#keyspace.get(token, this.#now()) !== undefined;
+    const previous = this.#keyspace.delete(token);
+    const queue = this.#queue;
+    if (!live || queue === undefined) return;
+    queue.records.del(token);
+    return queue.enqueue(() => this.#keyspace.restore(token, previous));
+  }
+
+  #sweepSlice(): boolean {
+    const { expired, more } = this.#keyspace.sweep(
+      this.#now(),
+      SWEEP_SLICE_MS,
+    );
+    if (expired.length > 0) this.#options.onExpired?.(expired);
+    return more;
+  }
+
+  async #shutDown(): Promise<void> {
+    this.#sweeper.stop();
+    for (const timer of this.#timers) clearInterval(timer);
+    // A running compaction sees the close and stops early.
+    await this.#compaction?.catch(() => {});
+    try {
+      await this.#queue?.sync();
+    } finally {
+      this.#rawFile?.close();
+      this.#rawFile = undefined;
+    }
+  }
+
+  #reportError(error: Error): void {
+    this.#lastError = error;
+    (this.#options.onError ?? console.error)(error);
+  }
+
+  #assertOpen(): void {
+    if (this.#closing !== undefined) throw new StoreClosedError(this.#path);
+  }
+}
+
+/** Bytes a compaction would write for `entries`, to pace auto-shrink. */
+function estimateSnapshotBytes(entries: Iterable<Entry>): number {
+  let total = 0;
+  for (const entry of entries) {
+    total += entry.key.length + entry.value.length + 48;
+  }
+  return total;
+}
