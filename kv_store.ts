@@ -1,0 +1,375 @@
+/**
+ * `KvStore`: a {@linkcode SessionStore} on Deno KV (`Deno.openKv`): a local
+ * SQLite file, `:memory:`, or a remote KV database such as Deno Deploy's.
+ *
+ * It lives on its own entry point, `@x/buntstore/kv`, and needs
+ * `--unstable-kv`.
+ *
+ * @example Keeping sessions in Deno KV
+ * ```ts
+ * import { KvStore } from "@x/buntstore/kv";
+ * import assert from "node:assert/strict";
+ *
+ * await using store = await KvStore.open(":memory:");
+ * const expiry = new Date(Date.now() + 60_000);
+ * await store.save("token", new TextEncoder().encode("hi"), expiry);
+ * assert.equal(new TextDecoder().decode(await store.find("token")), "hi");
+ * ```
+ *
+ * @module
+ */
+
+import { assertData, assertToken, expiryMillis } from "./_validate.ts";
+import { StoreClosedError } from "./errors.ts";
+import type { SessionStore } from "./session_store.ts";
+
+/** The default key prefix: entries live under `["sessions", "entry", token]`. */
+export const DEFAULT_KV_PREFIX: Deno.KvKey = ["sessions"];
+
+// Deno KV caps a value at 64 KiB and an atomic write at 800 KiB: larger
+// session data is split into chunks written before the entry that names them.
+const INLINE_MAX_BYTES = 60_000;
+const CHUNK_BYTES = 65_536;
+const CHUNKS_PER_WRITE = 10;
+const KEYS_PER_READ = 10;
+const DELETES_PER_WRITE = 100;
+// Chunks outlive their entry a little, so a reader never finds an entry
+// whose chunks KV's own expiry has already removed.
+const CHUNK_GRACE_MS = 60_000;
+const MAX_ATTEMPTS = 100;
+
+/** Options for {@linkcode KvStore}. */
+export interface KvStoreOptions {
+  /**
+   * The key prefix under which the store keeps its keys, so that one KV
+   * database can hold other data too.
+   *
+   * @default {["sessions"]}
+   */
+  prefix?: Deno.KvKey;
+  /**
+   * The clock, in Unix milliseconds, used to check expiry on read; tests
+   * inject their own. KV's own cleanup (`expireIn`) runs on real time.
+   *
+   * @default {Date.now}
+   */
+  now?: () => number;
+}
+
+/**
+ * A {@linkcode SessionStore} on Deno KV. Each entry is written with
+ * `expireIn`, and its expiry is also kept in the value and checked on read,
+ * because KV may return a key for a while after it expired. Data larger
+ * than 60 KB is split across several keys; readers still see each save whole.
+ *
+ * @example Using a KV database the application already has
+ * ```ts
+ * import { KvStore } from "@x/buntstore/kv";
+ * import assert from "node:assert/strict";
+ *
+ * const kv = await Deno.openKv(":memory:");
+ * try {
+ *   const store = new KvStore(kv, { prefix: ["app1", "sessions"] });
+ *   const expiry = new Date(Date.now() + 60_000);
+ *   await store.save("t", new Uint8Array([0, 255]), expiry);
+ *   assert.deepEqual(await store.find("t"), new Uint8Array([0, 255]));
+ *   await store.close(); // leaves kv open: the caller owns it
+ * } finally {
+ *   kv.close();
+ * }
+ * ```
+ */
+export class KvStore implements SessionStore, AsyncDisposable {
+  readonly #kv: Deno.Kv;
+  readonly #owned: boolean;
+  readonly #entries: Deno.KvKey;
+  readonly #chunks: Deno.KvKey;
+  readonly #now: () => number;
+  readonly #name: string;
+  #closed = false;
+
+  /**
+   * Opens a KV database and returns a store that owns it: closing the store
+   * closes the database.
+   *
+   * @param path A file path, `:memory:`, or a remote KV URL; omitted, Deno's
+   *   default database for the script.
+   * @param options Key prefix and clock.
+   * @returns The open store.
+   * @throws {Error} When `Deno.openKv` is unavailable (run without
+   *   `--unstable-kv`) or the database cannot be opened.
+   */
+  static async open(
+    path?: string,
+    options: KvStoreOptions = {},
+  ): Promise<KvStore> {
+    if (typeof Deno.openKv !== "function") {
+      throw new Error(
+        "Cannot open KvStore: Deno.openKv is not available; run with --unstable-kv",
+      );
+    }
+    const kv = await Deno.openKv(path);
+    try {
+      return new KvStore(kv, options, true, path ?? "kv");
+    } catch (error) {
+      kv.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Wraps a KV database that the caller owns: {@linkcode close} leaves it
+   * open.
+   *
+   * @param kv An open `Deno.Kv`.
+   * @param options Key prefix and clock.
+   * @throws {TypeError} When an option has the wrong type.
+   */
+  constructor(kv: Deno.Kv, options?: KvStoreOptions);
+  /** @internal Used by {@linkcode KvStore.open}. */
+  constructor(
+    kv: Deno.Kv,
+    options: KvStoreOptions | undefined,
+    owned: boolean,
+    name: string,
+  );
+  constructor(
+    kv: Deno.Kv,
+    options: KvStoreOptions = {},
+    owned = false,
+    name = "kv",
+  ) {
+    const prefix = options.prefix ?? DEFAULT_KV_PREFIX;
+    if (!Array.isArray(prefix)) {
+      throw new TypeError(
+        'Cannot create KvStore: option "prefix" must be an array of key parts',
+      );
+    }
+    this.#kv = kv;
+    this.#owned = owned;
+    this.#entries = [...prefix, "entry"];
+    this.#chunks = [...prefix, "chunk"];
+    this.#now = options.now ?? Date.now;
+    this.#name = name;
+  }
+
+  /**
+   * Returns the data saved under `token`, or `undefined`.
+   *
+   * @param token The session token.
+   * @returns The data, or `undefined` when missing or expired.
+   * @throws {StoreClosedError} After `close()`.
+   */
+  async find(token: string): Promise<Uint8Array | undefined> {
+    this.#assertOpen();
+    assertToken(token);
+    const key = [...this.#entries, token];
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const entry = await this.#kv.get(key);
+      if (entry.value === null) return undefined;
+      const data = await this.#read(token, entry);
+      if (data !== null) return data;
+      // Its chunks are gone: the entry was replaced or deleted meanwhile.
+      const now = await this.#kv.get(key);
+      if (now.versionstamp === entry.versionstamp) return undefined;
+    }
+    throw new Error(
+      `Cannot read session from "${this.#name}": it changed on every read`,
+    );
+  }
+
+  /**
+   * Saves `data` under `token` until `expiry`; an expiry that has passed
+   * deletes the entry.
+   *
+   * @param token The session token.
+   * @param data The bytes to keep.
+   * @param expiry When the entry expires.
+   * @throws {TypeError} When an argument has the wrong type.
+   * @throws {RangeError} When the token is empty or too long, or the date is invalid.
+   * @throws {StoreClosedError} After `close()`.
+   */
+  async save(token: string, data: Uint8Array, expiry: Date): Promise<void> {
+    this.#assertOpen();
+    assertToken(token);
+    assertData(data);
+    const expiresAt = expiryMillis(expiry);
+    const now = this.#now();
+    if (expiresAt <= now) return this.delete(token);
+    const expireIn = Math.ceil(expiresAt - now);
+    let value: Entry;
+    if (data.length <= INLINE_MAX_BYTES) {
+      value = { expiry: expiresAt, data: data.slice() };
+    } else {
+      const id = crypto.randomUUID();
+      const count = await this.#writeChunks(
+        token,
+        id,
+        data.slice(),
+        expireIn + CHUNK_GRACE_MS,
+      );
+      value = { expiry: expiresAt, chunks: { id, count, length: data.length } };
+    }
+    const key = [...this.#entries, token];
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const old = await this.#kv.get(key);
+      const result = await this.#kv.atomic()
+        .check(old)
+        .set(key, value, { expireIn })
+        .commit();
+      if (result.ok) return this.#deleteChunks(token, old.value);
+    }
+    throw new Error(
+      `Cannot save session to "${this.#name}": too many concurrent writes`,
+    );
+  }
+
+  /**
+   * Deletes `token`; no error when it is missing.
+   *
+   * @param token The session token.
+   * @throws {StoreClosedError} After `close()`.
+   */
+  async delete(token: string): Promise<void> {
+    this.#assertOpen();
+    assertToken(token);
+    const key = [...this.#entries, token];
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const old = await this.#kv.get(key);
+      if (old.value === null) return;
+      const result = await this.#kv.atomic().check(old).delete(key).commit();
+      if (result.ok) return this.#deleteChunks(token, old.value);
+    }
+    throw new Error(
+      `Cannot delete session from "${this.#name}": too many concurrent writes`,
+    );
+  }
+
+  /**
+   * Returns every live entry under the prefix.
+   *
+   * @returns A map from token to data.
+   * @throws {StoreClosedError} After `close()`.
+   */
+  async all(): Promise<Map<string, Uint8Array>> {
+    this.#assertOpen();
+    const live = new Map<string, Uint8Array>();
+    for await (const entry of this.#kv.list({ prefix: this.#entries })) {
+      const token = entry.key[this.#entries.length];
+      if (typeof token !== "string") continue;
+      // Chunks gone means it changed during the listing: read it afresh.
+      const data = await this.#read(token, entry) ?? await this.find(token);
+      if (data !== undefined && data !== null) live.set(token, data);
+    }
+    return live;
+  }
+
+  /**
+   * Closes the KV database when the store opened it ({@linkcode open}); a
+   * database passed to the constructor stays open. Later calls do nothing.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#owned) this.#kv.close();
+  }
+
+  /** Same as {@linkcode KvStore.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /**
+   * The data of an entry: `undefined` when expired, `null` when its chunks
+   * are missing.
+   */
+  async #read(
+    token: string,
+    entry: Deno.KvEntryMaybe<unknown>,
+  ): Promise<Uint8Array | undefined | null> {
+    const value = asEntry(entry.value, this.#name);
+    if (value.expiry <= this.#now()) return undefined;
+    if (value.data !== undefined) return value.data;
+    const { id, count, length } = value.chunks;
+    const data = new Uint8Array(length);
+    let offset = 0;
+    for (let start = 0; start < count; start += KEYS_PER_READ) {
+      const keys: Deno.KvKey[] = [];
+      for (let i = start; i < Math.min(count, start + KEYS_PER_READ); i++) {
+        keys.push([...this.#chunks, token, id, i]);
+      }
+      for (const chunk of await this.#kv.getMany(keys)) {
+        if (!(chunk.value instanceof Uint8Array)) return null;
+        if (offset + chunk.value.length > length) return null;
+        data.set(chunk.value, offset);
+        offset += chunk.value.length;
+      }
+    }
+    return offset === length ? data : null;
+  }
+
+  async #writeChunks(
+    token: string,
+    id: string,
+    data: Uint8Array,
+    expireIn: number,
+  ): Promise<number> {
+    const count = Math.ceil(data.length / CHUNK_BYTES);
+    for (let start = 0; start < count; start += CHUNKS_PER_WRITE) {
+      const op = this.#kv.atomic();
+      for (let i = start; i < Math.min(count, start + CHUNKS_PER_WRITE); i++) {
+        const chunk = data.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES);
+        op.set([...this.#chunks, token, id, i], chunk, { expireIn });
+      }
+      const result = await op.commit();
+      if (!result.ok) {
+        throw new Error(
+          `Cannot save session to "${this.#name}": chunk write was rejected`,
+        );
+      }
+    }
+    return count;
+  }
+
+  /** Removes the chunks of a replaced or deleted entry. */
+  async #deleteChunks(token: string, old: unknown): Promise<void> {
+    if (old === null) return;
+    const value = asEntry(old, this.#name);
+    if (value.chunks === undefined) return;
+    const { id, count } = value.chunks;
+    for (let start = 0; start < count; start += DELETES_PER_WRITE) {
+      const op = this.#kv.atomic();
+      for (let i = start; i < Math.min(count, start + DELETES_PER_WRITE); i++) {
+        op.delete([...this.#chunks, token, id, i]);
+      }
+      await op.commit();
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new StoreClosedError(this.#name);
+  }
+}
+
+/** What the store keeps under an entry key. */
+type Entry =
+  | { expiry: number; data: Uint8Array; chunks?: undefined }
+  | {
+    expiry: number;
+    data?: undefined;
+    chunks: { id: string; count: number; length: number };
+  };
+
+function asEntry(value: unknown, name: string): Entry {
+  if (
+    typeof value === "object" && value !== null &&
+    typeof (value as Entry).expiry === "number" &&
+    ((value as Entry).data instanceof Uint8Array ||
+      typeof (value as Entry).chunks === "object")
+  ) {
+    return value as Entry;
+  }
+  throw new TypeError(
+    `Cannot read session from "${name}": the value under the key is not a session entry`,
+  );
+}

@@ -1,0 +1,353 @@
+/**
+ * `RedisStore`: a {@linkcode SessionStore} on a Redis server, so that
+ * several app servers behind a load balancer share their sessions.
+ *
+ * It lives on its own entry point, `@x/buntstore/redis`, so that users of
+ * the core never load the Redis client.
+ *
+ * @example Sharing sessions through Redis
+ * ```ts ignore
+ * // Needs a Redis server and --allow-net --allow-env --allow-read --allow-sys.
+ * import { RedisStore } from "@x/buntstore/redis";
+ * import assert from "node:assert/strict";
+ *
+ * await using store = await RedisStore.connect("redis://127.0.0.1:6379");
+ * const expiry = new Date(Date.now() + 60_000);
+ * await store.save("token", new TextEncoder().encode("hi"), expiry);
+ * assert.equal(new TextDecoder().decode(await store.find("token")), "hi");
+ * ```
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import { createClient, RESP_TYPES } from "@redis/client";
+import type { RedisClientOptions } from "@redis/client";
+import { assertData, assertToken, expiryMillis } from "./_validate.ts";
+import { StoreClosedError } from "./errors.ts";
+import type { SessionStore } from "./session_store.ts";
+
+/** The default key prefix: a token `t` is kept under the key `session:t`. */
+export const DEFAULT_REDIS_PREFIX = "session:";
+
+// Replies as Buffers, so values and keys come back byte for byte.
+const BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer };
+const MAX_RECONNECT_DELAY_MS = 2000;
+const decoder = new TextDecoder();
+
+/**
+ * The part of a node-redis client that {@linkcode RedisStore} uses. A client
+ * from `createClient()` of `redis` or `@redis/client` (v5 or later), or a
+ * client pool, fits.
+ */
+export interface RedisClientLike {
+  /**
+   * Sends one raw command and resolves with its reply.
+   *
+   * @param args The command and its arguments.
+   * @param options Per-command options; the store sets `typeMapping`.
+   */
+  sendCommand(
+    args: ReadonlyArray<string | Buffer>,
+    options?: { typeMapping?: object },
+  ): Promise<unknown>;
+}
+
+/** Options for {@linkcode RedisStore}. */
+export interface RedisStoreOptions {
+  /**
+   * Prepended to every token to form its Redis key.
+   *
+   * @default {"session:"}
+   */
+  prefix?: string;
+  /**
+   * The `COUNT` hint of each `SCAN` call in {@linkcode RedisStore.all}.
+   *
+   * @default {100}
+   */
+  scanCount?: number;
+}
+
+/** Options for {@linkcode RedisStore.connect}. */
+export interface RedisConnectOptions extends RedisStoreOptions {
+  /**
+   * Called with the client's connection errors (the socket closed, a
+   * reconnection failed). Commands issued while disconnected reject as well,
+   * so requests still see the outage; this is for logging.
+   *
+   * @default {console.error}
+   */
+  onConnectionError?: (error: Error) => void;
+}
+
+/**
+ * A {@linkcode SessionStore} on a Redis server: one string key per session,
+ * `SET key value PXAT <expiry>` so Redis expires it at the session's absolute
+ * deadline, `SCAN` (never `KEYS`) to list.
+ *
+ * Values are binary-safe. Expiry is Redis's own, by the Redis server's
+ * clock; keep the clocks of the app servers and Redis in sync (NTP).
+ *
+ * @example Using a client the application already has
+ * ```ts ignore
+ * // Needs a Redis server and --allow-net --allow-env --allow-read --allow-sys.
+ * import { createClient } from "npm:@redis/client@^6.3.1";
+ * import { RedisStore } from "@x/buntstore/redis";
+ * import assert from "node:assert/strict";
+ *
+ * const client = await createClient({ url: "redis://127.0.0.1:6379" })
+ *   .connect();
+ * try {
+ *   const store = new RedisStore(client, { prefix: "app1:session:" });
+ *   const expiry = new Date(Date.now() + 60_000);
+ *   await store.save("t", new Uint8Array([0, 255]), expiry);
+ *   assert.deepEqual(await store.find("t"), new Uint8Array([0, 255]));
+ *   await store.close(); // leaves the client open: the caller owns it
+ * } finally {
+ *   await client.close();
+ * }
+ * ```
+ */
+export class RedisStore implements SessionStore, AsyncDisposable {
+  readonly #client: RedisClientLike;
+  readonly #closeClient: (() => Promise<void>) | undefined;
+  readonly #prefix: string;
+  readonly #prefixBytes: Uint8Array;
+  readonly #scanCount: string;
+  readonly #name: string;
+  #closed = false;
+
+  /**
+   * Connects to Redis and returns a store that owns the connection: closing
+   * the store closes it. Fails fast when the first connection fails; after
+   * that the client reconnects on its own with a backoff of up to 2 s, and
+   * commands issued while it is disconnected reject instead of waiting.
+   *
+   * @param url A `redis://` or `rediss://` URL, or node-redis client options.
+   * @param options Key prefix, scan size and connection error callback.
+   * @returns The connected store.
+   * @throws {Error} When Redis cannot be reached.
+   * @throws {RangeError} When an option is out of range.
+   */
+  static async connect(
+    url: string | RedisClientOptions = "redis://127.0.0.1:6379",
+    options: RedisConnectOptions = {},
+  ): Promise<RedisStore> {
+    const clientOptions: RedisClientOptions = typeof url === "string"
+      ? { url }
+      : { ...url };
+    let connected = false;
+    clientOptions.disableOfflineQueue ??= true;
+    clientOptions.socket = {
+      // Fail the first connect instead of retrying forever; then back off.
+      reconnectStrategy: (retries: number, cause: Error) =>
+        connected
+          ? Math.min(50 * 2 ** Math.min(retries, 10), MAX_RECONNECT_DELAY_MS)
+          : cause,
+      ...clientOptions.socket,
+    } as NonNullable<RedisClientOptions["socket"]>;
+    const client = createClient(clientOptions);
+    const onError = options.onConnectionError ??
+      ((error: Error) => console.error("RedisStore:", error));
+    client.on("error", onError);
+    await client.connect();
+    connected = true;
+    const name = describe(clientOptions.url ?? "redis");
+    return new RedisStore(client, options, () => client.close(), name);
+  }
+
+  /**
+   * Wraps a connected client that the caller owns: {@linkcode close} leaves
+   * it open.
+   *
+   * @param client A connected node-redis client or pool.
+   * @param options Key prefix and scan size.
+   * @throws {TypeError} When `client` has no `sendCommand` method.
+   * @throws {RangeError} When an option is out of range.
+   */
+  constructor(client: RedisClientLike, options?: RedisStoreOptions);
+  /** @internal Used by {@linkcode RedisStore.connect}. */
+  constructor(
+    client: RedisClientLike,
+    options: RedisStoreOptions | undefined,
+    closeClient: () => Promise<void>,
+    name: string,
+  );
+  constructor(
+    client: RedisClientLike,
+    options: RedisStoreOptions = {},
+    closeClient?: () => Promise<void>,
+    name?: string,
+  ) {
+    if (typeof client?.sendCommand !== "function") {
+      throw new TypeError(
+        "Cannot create RedisStore: client must be a node-redis client",
+      );
+    }
+    const prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
+    if (typeof prefix !== "string") {
+      throw new TypeError(
+        'Cannot create RedisStore: option "prefix" must be a string',
+      );
+    }
+    const scanCount = options.scanCount ?? 100;
+    if (!Number.isSafeInteger(scanCount) || scanCount < 1) {
+      throw new RangeError(
+        `Cannot create RedisStore: option "scanCount" must be a positive integer, got ${scanCount}`,
+      );
+    }
+    this.#client = client;
+    this.#closeClient = closeClient;
+    this.#prefix = prefix;
+    this.#prefixBytes = new TextEncoder().encode(prefix);
+    this.#scanCount = String(scanCount);
+    this.#name = name ?? `redis (prefix "${prefix}")`;
+  }
+
+  /**
+   * Returns the data saved under `token`, or `undefined`.
+   *
+   * @param token The session token.
+   * @returns The data, or `undefined` when missing or expired.
+   * @throws {StoreClosedError} After `close()`.
+   * @throws {Error} When Redis cannot be reached or answers with an error.
+   */
+  async find(token: string): Promise<Uint8Array | undefined> {
+    this.#assertOpen();
+    assertToken(token);
+    const reply = await this.#send(["GET", this.#prefix + token]);
+    return reply === null ? undefined : toBytes(reply);
+  }
+
+  /**
+   * Saves `data` under `token` until `expiry` with `SET ... PXAT`; an expiry
+   * that has passed deletes the key.
+   *
+   * @param token The session token.
+   * @param data The bytes to keep.
+   * @param expiry When the entry expires.
+   * @throws {TypeError} When an argument has the wrong type.
+   * @throws {RangeError} When the token is empty or too long, or the date is invalid.
+   * @throws {StoreClosedError} After `close()`.
+   * @throws {Error} When Redis cannot be reached or answers with an error.
+   */
+  async save(token: string, data: Uint8Array, expiry: Date): Promise<void> {
+    this.#assertOpen();
+    assertToken(token);
+    assertData(data);
+    const expiresAt = expiryMillis(expiry);
+    const key = this.#prefix + token;
+    if (expiresAt <= Date.now()) {
+      await this.#send(["DEL", key]);
+      return;
+    }
+    // Buffer.from copies, so the caller may reuse `data` at once.
+    const value = Buffer.from(data);
+    await this.#send(["SET", key, value, "PXAT", String(expiresAt)]);
+  }
+
+  /**
+   * Deletes `token`; no error when it is missing.
+   *
+   * @param token The session token.
+   * @throws {StoreClosedError} After `close()`.
+   * @throws {Error} When Redis cannot be reached or answers with an error.
+   */
+  async delete(token: string): Promise<void> {
+    this.#assertOpen();
+    assertToken(token);
+    await this.#send(["DEL", this.#prefix + token]);
+  }
+
+  /**
+   * Returns every live entry under the prefix, found with `SCAN` and read
+   * with `MGET` one page at a time, so Redis never blocks on a large
+   * keyspace. Keys that expire during the scan are left out.
+   *
+   * @returns A map from token to data.
+   * @throws {StoreClosedError} After `close()`.
+   * @throws {Error} When Redis cannot be reached or answers with an error.
+   */
+  async all(): Promise<Map<string, Uint8Array>> {
+    this.#assertOpen();
+    const entries = new Map<string, Uint8Array>();
+    const match = escapeGlob(this.#prefix) + "*";
+    let cursor = "0";
+    do {
+      const reply = await this.#send([
+        "SCAN",
+        cursor,
+        "MATCH",
+        match,
+        "COUNT",
+        this.#scanCount,
+      ]) as [Buffer, Buffer[]];
+      cursor = reply[0].toString();
+      const keys = reply[1];
+      if (keys.length === 0) continue;
+      const values = await this.#send(["MGET", ...keys]) as (Buffer | null)[];
+      keys.forEach((key, i) => {
+        const value = values[i];
+        if (value === null || value === undefined) return;
+        entries.set(
+          decoder.decode(key.subarray(this.#prefixBytes.length)),
+          toBytes(value),
+        );
+      });
+    } while (cursor !== "0");
+    return entries;
+  }
+
+  /**
+   * Closes the connection when the store opened it ({@linkcode connect}),
+   * after the commands in flight finish; a client passed to the constructor
+   * stays open. Later calls do nothing.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#closeClient?.();
+  }
+
+  /** Same as {@linkcode RedisStore.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #send(args: (string | Buffer)[]): Promise<unknown> {
+    return this.#client.sendCommand(args, { typeMapping: BUFFERS });
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new StoreClosedError(this.#name);
+  }
+}
+
+function toBytes(reply: unknown): Uint8Array {
+  if (!(reply instanceof Uint8Array)) {
+    throw new TypeError(
+      `Cannot read session from Redis: expected a string reply, got ${typeof reply}`,
+    );
+  }
+  // A plain copy: not a Buffer, and not a view that pins the socket's chunk.
+  return new Uint8Array(reply);
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, "\\$&");
+}
+
+/** The URL without credentials, for error messages. */
+function describe(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = "";
+    parsed.password = "";
+    return parsed.href;
+  } catch (error) {
+    // Not a URL (node-redis will have rejected it already): name it plainly.
+    if (error instanceof TypeError) return "redis";
+    throw error;
+  }
+}

@@ -1,0 +1,86 @@
+import { join } from "node:path";
+import { BuntStore } from "../store.ts";
+import { MemoryStore } from "../memory_store.ts";
+import { KvStore } from "../kv_store.ts";
+import { RedisStore } from "../redis_store.ts";
+import { startRedisServer } from "./_redis_server.ts";
+import { testStoreConformance } from "./store_conformance.ts";
+
+testStoreConformance("BuntStore(file)", async (clock) => {
+  const dir = await Deno.makeTempDir({ prefix: "buntstore-conformance-" });
+  try {
+    const store = await BuntStore.open(join(dir, "sessions.db"), {
+      now: clock.now,
+    });
+    return {
+      store,
+      cleanup: async () => {
+        try {
+          await store.close();
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      },
+    };
+  } catch (error) {
+    await Deno.remove(dir, { recursive: true });
+    throw error;
+  }
+});
+
+testStoreConformance("BuntStore(:memory:)", async (clock) => {
+  const store = await BuntStore.open(":memory:", { now: clock.now });
+  return { store, cleanup: () => store.close() };
+});
+
+testStoreConformance("MemoryStore", async (clock) => {
+  const store = new MemoryStore({ now: clock.now });
+  return { store, cleanup: () => store.close() };
+});
+
+testStoreConformance("KvStore(:memory:)", async (clock) => {
+  const store = await KvStore.open(":memory:", { now: clock.now });
+  return { store, cleanup: () => store.close() };
+});
+
+testStoreConformance("KvStore(file)", async (clock) => {
+  const dir = await Deno.makeTempDir({ prefix: "buntstore-kv-" });
+  try {
+    const store = await KvStore.open(join(dir, "kv.sqlite3"), {
+      now: clock.now,
+    });
+    return {
+      store,
+      cleanup: async () => {
+        try {
+          await store.close();
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      },
+    };
+  } catch (error) {
+    await Deno.remove(dir, { recursive: true });
+    throw error;
+  }
+});
+
+testStoreConformance("RedisStore", async () => {
+  const server = await startRedisServer();
+  try {
+    const store = await RedisStore.connect(server.url);
+    return {
+      store,
+      cleanup: async () => {
+        try {
+          await store.close();
+        } finally {
+          await server.stop();
+        }
+      },
+    };
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+}, { realClock: true });
