@@ -20,3 +20,4 @@ export * from "./errors.ts";
 export * from "./memory_store.ts";
 export type * from "./session_store.ts";
 export * from "./store.ts";
+export * from "./session.ts";

@@ -1,0 +1,119 @@
+/**
+ * The default JSON codec for session records, and the value rules that keep
+ * the in-memory copy of a session identical to what a reload would give.
+ *
+ * @module
+ */
+
+import type { SessionCodec, SessionRecord } from "./_session_types.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The default {@linkcode SessionCodec}: UTF-8 JSON of
+ * `{"d": deadline, "t": savedAt, "r": rememberMe, "v": values}`.
+ *
+ * @example Encoding and decoding a record
+ * ```ts
+ * import { jsonSessionCodec } from "@x/buntstore";
+ * import assert from "node:assert/strict";
+ *
+ * const record = { deadline: 2000, savedAt: 1000, values: { user: "ada" } };
+ * const bytes = jsonSessionCodec.encode(record);
+ * assert.deepEqual(jsonSessionCodec.decode(bytes), record);
+ * ```
+ */
+export const jsonSessionCodec: SessionCodec = {
+  encode(record: SessionRecord): Uint8Array {
+    return encoder.encode(JSON.stringify({
+      d: record.deadline,
+      t: record.savedAt,
+      ...(record.rememberMe === undefined ? {} : { r: record.rememberMe }),
+      v: record.values,
+    }));
+  },
+  decode(data: Uint8Array): SessionRecord {
+    const parsed: unknown = JSON.parse(decoder.decode(data));
+    if (typeof parsed !== "object" || parsed === null) {
+      throw new TypeError("Cannot decode session: not a JSON object");
+    }
+    const { d, t, r, v } = parsed as Record<string, unknown>;
+    if (typeof v !== "object" || v === null || Array.isArray(v)) {
+      throw new TypeError("Cannot decode session: values are not an object");
+    }
+    return {
+      deadline: d as number,
+      savedAt: t as number,
+      ...(typeof r === "boolean" ? { rememberMe: r } : {}),
+      values: v as Record<string, unknown>,
+    };
+  },
+};
+
+/**
+ * Returns the record if its fields have the right types, else `undefined`;
+ * a custom codec's output is checked the same way.
+ */
+export function checkRecord(record: unknown): SessionRecord | undefined {
+  if (typeof record !== "object" || record === null) return undefined;
+  const { deadline, savedAt, rememberMe, values } = record as Record<
+    string,
+    unknown
+  >;
+  if (
+    !Number.isFinite(deadline) || !Number.isFinite(savedAt) ||
+    (rememberMe !== undefined && typeof rememberMe !== "boolean") ||
+    typeof values !== "object" || values === null || Array.isArray(values)
+  ) return undefined;
+  return record as SessionRecord;
+}
+
+/**
+ * Returns a deeply frozen copy of `value` as the codec will give it back:
+ * with the JSON codec, `Date` becomes its ISO string and `undefined` object
+ * members disappear. Freezing makes an in-place edit of a stored object
+ * throw instead of changing the session without marking it modified.
+ *
+ * @throws {TypeError} For `undefined`, functions, symbols, bigints and
+ * binary data at the top level.
+ */
+export function copyValue(
+  key: string,
+  value: unknown,
+  codec: SessionCodec,
+): unknown {
+  if (
+    value === undefined || typeof value === "function" ||
+    typeof value === "symbol" || typeof value === "bigint" ||
+    ArrayBuffer.isView(value) || value instanceof ArrayBuffer
+  ) {
+    throw new TypeError(
+      `Cannot put session value "${key}": ${describe(value)} is not JSON data`,
+    );
+  }
+  const copy = codec === jsonSessionCodec
+    ? JSON.parse(JSON.stringify(value))
+    : structuredClone(value);
+  return deepFreeze(copy);
+}
+
+/** Freezes `value` and everything it holds; returns it. */
+export function deepFreeze<V>(value: V): V {
+  if (
+    typeof value === "object" && value !== null && !Object.isFrozen(value) &&
+    !ArrayBuffer.isView(value) // a non-empty typed array cannot be frozen
+  ) {
+    Object.freeze(value);
+    for (const member of Object.values(value)) deepFreeze(member);
+  }
+  return value;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return "undefined (use remove())";
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
+    return "binary data (store it as a base64 string)";
+  }
+  return `a ${typeof value}`;
+}

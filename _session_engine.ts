@@ -1,0 +1,296 @@
+/**
+ * The in-process side of sessions: one shared, decoded state object per
+ * live session (so concurrent requests of a session see each other's
+ * changes and the store is read once), a bounded cache of them, and the
+ * store I/O, serialised per session so an older snapshot never overwrites a
+ * newer one.
+ *
+ * @module
+ */
+
+import type { SessionCodec } from "./_session_types.ts";
+import type { SessionStore } from "./session_store.ts";
+import { checkRecord, deepFreeze } from "./_session_codec.ts";
+import { newToken, TokenHasher } from "./_token.ts";
+
+/** The decoded session shared by every request that uses it. */
+export interface SessionState {
+  /** The token, or "" until first saved (and for listed sessions whose token is unknown because only its hash is stored). */
+  token: string;
+  /** The store key, or "" until first saved. */
+  key: string;
+  deadline: number;
+  savedAt: number;
+  rememberMe: boolean | undefined;
+  values: Map<string, unknown>;
+  /** Bumped on every change; compared with `savedVersion` to skip writes. */
+  version: number;
+  savedVersion: number;
+  destroyed: boolean;
+  /** Handles using the state now; in-use states are never evicted. */
+  users: number;
+  queue: Promise<unknown>;
+}
+
+/** Settings the engine needs, after defaults and checks. */
+export interface EngineSettings {
+  store: SessionStore;
+  codec: SessionCodec;
+  now: () => number;
+  lifetime: number;
+  idleTimeout: number;
+  touchInterval: number;
+  maxBytes: number;
+  hashTokenInStore: boolean;
+  cacheSize: number;
+}
+
+/** Loads, caches, saves and deletes session states. */
+export class SessionEngine {
+  readonly settings: EngineSettings;
+  readonly hasher: TokenHasher;
+  readonly #cache = new Map<string, SessionState>();
+  readonly #loading = new Map<string, Promise<SessionState | undefined>>();
+
+  constructor(settings: EngineSettings) {
+    this.settings = settings;
+    this.hasher = new TokenHasher(
+      settings.hashTokenInStore,
+      settings.cacheSize,
+    );
+  }
+
+  /** Number of states held in memory (for tests). */
+  get cached(): number {
+    return this.#cache.size;
+  }
+
+  /** Returns a new, empty, unsaved state. */
+  fresh(): SessionState {
+    const now = this.settings.now();
+    return newState("", "", now + this.settings.lifetime, 0);
+  }
+
+  /**
+   * Returns the live state for `token`, shared with every other request
+   * using it, or a fresh state when the token is missing, unknown or
+   * expired: a client's token is never adopted.
+   *
+   * @throws What the store's `find` throws.
+   */
+  async load(token: string | undefined): Promise<SessionState> {
+    if (token === undefined) return this.fresh();
+    const key = this.hasher.keyOf(token);
+    const cached = this.#cache.get(key);
+    if (cached !== undefined) {
+      if (this.#isLive(cached)) {
+        // A state listed by iterate() learns its token from the first
+        // request that presents it.
+        if (cached.token === "") cached.token = token;
+        // Re-insert to keep the map in least-recently-used order.
+        this.#cache.delete(key);
+        this.#cache.set(key, cached);
+        return cached;
+      }
+      this.#cache.delete(key);
+    }
+    let loading = this.#loading.get(key);
+    if (loading === undefined) {
+      loading = this.#fetch(token, key);
+      this.#loading.set(key, loading);
+      loading.then(
+        () => this.#loading.delete(key),
+        () => this.#loading.delete(key),
+      );
+    }
+    return (await loading) ?? this.fresh();
+  }
+
+  /**
+   * Returns the decoded state for store entry `key` (a listed session),
+   * reusing the shared state when it is in memory.
+   */
+  adopt(key: string, data: Uint8Array): SessionState | undefined {
+    const cached = this.#cache.get(key);
+    if (cached !== undefined && this.#isLive(cached)) return cached;
+    const token = this.settings.hashTokenInStore ? "" : key;
+    const state = this.#decode(token, key, data);
+    if (state !== undefined) this.#remember(state);
+    return state;
+  }
+
+  /** When the session expires: the deadline, or sooner when idle. */
+  expiresAt(state: SessionState, savedAt = state.savedAt): number {
+    const { idleTimeout } = this.settings;
+    return idleTimeout > 0
+      ? Math.min(state.deadline, savedAt + idleTimeout)
+      : state.deadline;
+  }
+
+  /**
+   * Saves `state` if it changed since its last save, or if an idle timeout
+   * is set and the last save is older than `touchInterval`. Returns whether
+   * it wrote.
+   *
+   * @throws {RangeError} When the encoded session exceeds `maxBytes`.
+   * @throws What the codec or the store's `save` throws.
+   */
+  save(state: SessionState): Promise<boolean> {
+    return enqueue(state, () => this.#saveNow(state));
+  }
+
+  /** Deletes `state` from the store and memory; later saves do nothing. */
+  destroy(state: SessionState): Promise<void> {
+    state.destroyed = true;
+    state.values.clear();
+    state.version++;
+    this.#forget(state);
+    const key = state.key;
+    if (key === "") return Promise.resolve();
+    return enqueue(state, () => this.settings.store.delete(key));
+  }
+
+  /**
+   * Gives `state` a new token and a new deadline, keeping its data, and
+   * deletes the old entry after any write already under way.
+   */
+  renew(state: SessionState): Promise<void> {
+    const oldKey = state.key;
+    this.#forget(state);
+    state.token = newToken();
+    state.key = this.hasher.keyOf(state.token);
+    state.deadline = this.settings.now() + this.settings.lifetime;
+    state.version++;
+    this.#remember(state);
+    if (oldKey === "") return Promise.resolve();
+    return enqueue(state, () => this.settings.store.delete(oldKey));
+  }
+
+  async #saveNow(state: SessionState): Promise<boolean> {
+    if (state.destroyed) return false;
+    const { codec, store, maxBytes, idleTimeout, touchInterval } =
+      this.settings;
+    const now = this.settings.now();
+    const changed = state.version !== state.savedVersion;
+    const touchDue = idleTimeout > 0 && state.key !== "" &&
+      now - state.savedAt >= touchInterval;
+    if (!changed && !touchDue) return false;
+    if (state.key === "") {
+      state.token = newToken();
+      state.key = this.hasher.keyOf(state.token);
+    }
+    const version = state.version;
+    const key = state.key;
+    try {
+      const bytes = codec.encode({
+        deadline: state.deadline,
+        savedAt: now,
+        ...(state.rememberMe === undefined
+          ? {}
+          : { rememberMe: state.rememberMe }),
+        values: Object.fromEntries(state.values),
+      });
+      if (bytes.byteLength > maxBytes) {
+        throw new RangeError(
+          `Cannot save session: it encodes to ${bytes.byteLength} bytes, more than maxBytes (${maxBytes})`,
+        );
+      }
+      await store.save(key, bytes, new Date(this.expiresAt(state, now)));
+    } catch (error) {
+      // Memory must not hold what the store refused: drop the shared state
+      // so the next request reloads the last saved version.
+      if (this.#cache.get(key) === state) this.#cache.delete(key);
+      throw error;
+    }
+    state.savedAt = now;
+    state.savedVersion = version;
+    if (!state.destroyed && state.key === key) this.#remember(state);
+    return true;
+  }
+
+  async #fetch(token: string, key: string): Promise<SessionState | undefined> {
+    const data = await this.settings.store.find(key);
+    if (data === undefined) return undefined;
+    // Another request may have created the state while the store was read.
+    const raced = this.#cache.get(key);
+    if (raced !== undefined) return raced;
+    const state = this.#decode(token, key, data);
+    if (state !== undefined) this.#remember(state);
+    return state;
+  }
+
+  #decode(
+    token: string,
+    key: string,
+    data: Uint8Array,
+  ): SessionState | undefined {
+    let record;
+    try {
+      record = checkRecord(this.settings.codec.decode(data));
+    } catch {
+      // Undecodable data is treated as no session: the client gets a fresh
+      // one, which is the documented outcome, not an error to report.
+      return undefined;
+    }
+    if (record === undefined) return undefined;
+    const state = newState(token, key, record.deadline, record.savedAt);
+    state.rememberMe = record.rememberMe;
+    for (const [name, value] of Object.entries(record.values)) {
+      state.values.set(name, deepFreeze(value));
+    }
+    return this.#isLive(state) ? state : undefined;
+  }
+
+  #isLive(state: SessionState): boolean {
+    return !state.destroyed && this.expiresAt(state) > this.settings.now();
+  }
+
+  #remember(state: SessionState): void {
+    this.#cache.delete(state.key);
+    this.#cache.set(state.key, state);
+    if (this.#cache.size <= this.settings.cacheSize) return;
+    for (const [key, old] of this.#cache) {
+      if (this.#cache.size <= this.settings.cacheSize) break;
+      // A state in use stays: evicting it would let a second copy load.
+      if (old.users === 0) this.#cache.delete(key);
+    }
+  }
+
+  #forget(state: SessionState): void {
+    if (state.key !== "" && this.#cache.get(state.key) === state) {
+      this.#cache.delete(state.key);
+    }
+    if (state.token !== "") this.hasher.forget(state.token);
+  }
+}
+
+function newState(
+  token: string,
+  key: string,
+  deadline: number,
+  savedAt: number,
+): SessionState {
+  return {
+    token,
+    key,
+    deadline,
+    savedAt,
+    rememberMe: undefined,
+    values: new Map(),
+    version: 0,
+    savedVersion: 0,
+    destroyed: false,
+    users: 0,
+    queue: Promise.resolve(),
+  };
+}
+
+function enqueue<R>(state: SessionState, op: () => Promise<R>): Promise<R> {
+  const run = state.queue.then(op);
+  // The caller gets the failure through `run`; the queue only needs to know
+  // that the operation is over.
+  state.queue = run.then(ignore, ignore);
+  return run;
+}
+
+function ignore(): void {}

@@ -1,0 +1,211 @@
+/**
+ * The per-request view of a shared session state: it records what this
+ * request did (status, the token the client sent) and decides which cookie
+ * the response carries.
+ *
+ * @module
+ */
+
+import type { Session, SessionStatus } from "./_session_types.ts";
+import type { SessionEngine, SessionState } from "./_session_engine.ts";
+import { copyValue } from "./_session_codec.ts";
+import {
+  type CookieSettings,
+  deletionCookie,
+  isSecure,
+  sessionCookie,
+} from "./_cookie.ts";
+
+/** Runs the end-of-request commit; not part of the public interface. */
+export const FINISH: unique symbol = Symbol("finish");
+
+/** Where the handle's cookie goes: the request and cookie settings. */
+export interface HandleContext {
+  request: Request | undefined;
+  cookie: CookieSettings;
+}
+
+/** One request's (or one listed entry's) access to a session. */
+export class SessionHandle<T extends object> implements Session<T> {
+  readonly #engine: SessionEngine;
+  readonly #context: HandleContext;
+  #state: SessionState;
+  #status: SessionStatus = "unmodified";
+  /** The token the browser holds: the one it sent, then any we set. */
+  #browserToken: string | undefined;
+  #finished = false;
+
+  constructor(
+    engine: SessionEngine,
+    state: SessionState,
+    sentToken: string | undefined,
+    context: HandleContext,
+  ) {
+    this.#engine = engine;
+    this.#state = state;
+    this.#browserToken = sentToken;
+    this.#context = context;
+    state.users++;
+  }
+
+  get status(): SessionStatus {
+    return this.#status;
+  }
+
+  get token(): string {
+    return this.#state.token;
+  }
+
+  get deadline(): Date {
+    return new Date(this.#state.deadline);
+  }
+
+  get expiry(): Date {
+    const state = this.#state;
+    return new Date(
+      this.#engine.expiresAt(
+        state,
+        state.savedAt === 0 ? this.#engine.settings.now() : state.savedAt,
+      ),
+    );
+  }
+
+  get<K extends keyof T & string>(key: K): T[K] | undefined {
+    return this.#state.values.get(key) as T[K] | undefined;
+  }
+
+  has(key: keyof T & string): boolean {
+    return this.#state.values.has(key);
+  }
+
+  keys(): (keyof T & string)[] {
+    return [...this.#state.values.keys()].sort() as (keyof T & string)[];
+  }
+
+  put<K extends keyof T & string>(key: K, value: T[K]): void {
+    const copy = copyValue(key, value, this.#engine.settings.codec);
+    this.#writable().values.set(key, copy);
+    this.#changed();
+  }
+
+  pop<K extends keyof T & string>(key: K): T[K] | undefined {
+    const values = this.#state.values;
+    if (!values.has(key)) return undefined;
+    const value = values.get(key) as T[K];
+    this.#writable().values.delete(key);
+    this.#changed();
+    return value;
+  }
+
+  remove(key: keyof T & string): void {
+    if (!this.#state.values.has(key)) return;
+    this.#writable().values.delete(key);
+    this.#changed();
+  }
+
+  clear(): void {
+    if (this.#state.values.size === 0) return;
+    this.#writable().values.clear();
+    this.#changed();
+  }
+
+  rememberMe(value: boolean): void {
+    if (typeof value !== "boolean") {
+      throw new TypeError(
+        `Cannot set remember-me: expected a boolean, got ${typeof value}`,
+      );
+    }
+    this.#writable().rememberMe = value;
+    this.#changed();
+  }
+
+  async renewToken(): Promise<void> {
+    this.#assertCookieCanChange("renew the session token");
+    const state = this.#writable();
+    this.#status = "modified";
+    await this.#engine.renew(state);
+  }
+
+  async destroy(): Promise<void> {
+    this.#assertCookieCanChange("destroy the session");
+    this.#status = "destroyed";
+    await this.#engine.destroy(this.#state);
+  }
+
+  async commit(): Promise<void> {
+    const state = this.#state;
+    const needsNewCookie = state.key === ""
+      ? state.version !== state.savedVersion
+      : state.token !== this.#browserToken;
+    if (
+      this.#finished && this.#context.request !== undefined && needsNewCookie
+    ) {
+      throw new Error(
+        "Cannot commit session: its token changed after the response headers were sent",
+      );
+    }
+    await this.#engine.save(state);
+  }
+
+  /**
+   * Saves what needs saving and returns the `Set-Cookie` value the response
+   * must carry, if any. Called once, when the response is ready.
+   */
+  async [FINISH](): Promise<string | undefined> {
+    this.#finished = true;
+    const state = this.#state;
+    try {
+      const saved = await this.#engine.save(state);
+      const { request, cookie } = this.#context;
+      if (request === undefined) return undefined;
+      const secure = isSecure(cookie, request);
+      if (state.key === "" && !state.destroyed) return undefined;
+      if (state.destroyed) {
+        // Destroyed here or by a concurrent request of the same session.
+        if (this.#browserToken === undefined) return undefined;
+        this.#browserToken = undefined;
+        return deletionCookie(cookie, secure);
+      }
+      if (
+        !saved && this.#status === "unmodified" &&
+        state.token === this.#browserToken
+      ) return undefined;
+      this.#browserToken = state.token;
+      const now = this.#engine.settings.now();
+      return sessionCookie(cookie, secure, state.token, {
+        persistent: state.rememberMe ?? cookie.persist,
+        at: this.#engine.expiresAt(state),
+        now,
+      });
+    } finally {
+      state.users--;
+    }
+  }
+
+  /**
+   * Returns the state to change. After a destroy, a change starts a
+   * brand-new session, as in scs.
+   */
+  #writable(): SessionState {
+    if (this.#state.destroyed) {
+      this.#assertCookieCanChange("start a new session");
+      this.#state.users--;
+      this.#state = this.#engine.fresh();
+      this.#state.users++;
+    }
+    return this.#state;
+  }
+
+  #changed(): void {
+    this.#state.version++;
+    this.#status = "modified";
+  }
+
+  #assertCookieCanChange(action: string): void {
+    if (this.#finished && this.#context.request !== undefined) {
+      throw new Error(
+        `Cannot ${action}: the response headers were already sent`,
+      );
+    }
+  }
+}

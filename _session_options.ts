@@ -1,0 +1,151 @@
+/**
+ * Defaults and checks for `SessionManager` options, so a bad option fails
+ * when the manager is created rather than on the first request.
+ *
+ * @module
+ */
+
+import type {
+  SessionCookieOptions,
+  SessionManagerOptions,
+} from "./_session_types.ts";
+import type { EngineSettings } from "./_session_engine.ts";
+import type { CookieSettings } from "./_cookie.ts";
+import { deletionCookie } from "./_cookie.ts";
+import { jsonSessionCodec } from "./_session_codec.ts";
+
+/** Default absolute lifetime: 24 hours, as in scs. */
+export const DEFAULT_LIFETIME = 24 * 60 * 60 * 1000;
+/** Default largest encoded session: 1 MiB. */
+export const DEFAULT_MAX_BYTES = 1024 * 1024;
+/** Default number of sessions kept decoded in memory. */
+export const DEFAULT_CACHE_SIZE = 10_000;
+
+/** Applies defaults to the manager options and checks them. */
+export function checkManagerOptions(
+  options: SessionManagerOptions,
+): EngineSettings {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError("Cannot create session manager: options are missing");
+  }
+  const { store } = options;
+  if (
+    typeof store !== "object" || store === null ||
+    typeof store.find !== "function" || typeof store.save !== "function" ||
+    typeof store.delete !== "function"
+  ) {
+    throw new TypeError(
+      'Cannot create session manager: option "store" must have find, save and delete methods',
+    );
+  }
+  const lifetime = number("lifetime", options.lifetime, DEFAULT_LIFETIME, 1);
+  const idleTimeout = number("idleTimeout", options.idleTimeout, 0, 0);
+  const touchInterval = number(
+    "touchInterval",
+    options.touchInterval,
+    idleTimeout / 10,
+    0,
+  );
+  const maxBytes = number("maxBytes", options.maxBytes, DEFAULT_MAX_BYTES, 1);
+  const cacheSize = number(
+    "cacheSize",
+    options.cacheSize,
+    DEFAULT_CACHE_SIZE,
+    1,
+  );
+  const codec = options.codec ?? jsonSessionCodec;
+  if (
+    typeof codec.encode !== "function" || typeof codec.decode !== "function"
+  ) {
+    throw new TypeError(
+      'Cannot create session manager: option "codec" must have encode and decode methods',
+    );
+  }
+  const now = options.now ?? Date.now;
+  if (typeof now !== "function") {
+    throw new TypeError(
+      'Cannot create session manager: option "now" must be a function',
+    );
+  }
+  return {
+    store,
+    codec,
+    now,
+    lifetime,
+    idleTimeout,
+    touchInterval,
+    maxBytes,
+    hashTokenInStore: options.hashTokenInStore ?? true,
+    cacheSize,
+  };
+}
+
+/** Applies the secure defaults to the cookie options and checks them. */
+export function checkCookieOptions(
+  options: SessionCookieOptions,
+): CookieSettings {
+  const hostPrefix = options.hostPrefix ?? false;
+  const settings: CookieSettings = {
+    name: (hostPrefix ? "__Host-" : "") + (options.name ?? "session"),
+    domain: options.domain,
+    path: options.path ?? "/",
+    httpOnly: options.httpOnly ?? true,
+    sameSite: options.sameSite ?? "lax",
+    secure: options.secure ?? true,
+    partitioned: options.partitioned ?? false,
+    persist: options.persist ?? true,
+  };
+  if (
+    hostPrefix &&
+    (settings.domain !== undefined || settings.path !== "/" ||
+      settings.secure === false)
+  ) {
+    throw new RangeError(
+      "Cannot create session manager: a __Host- cookie needs Secure, Path=/ and no Domain",
+    );
+  }
+  if (settings.sameSite === "none" && settings.secure === false) {
+    throw new RangeError(
+      "Cannot create session manager: browsers reject SameSite=None without Secure",
+    );
+  }
+  if (!["lax", "strict", "none", false].includes(settings.sameSite)) {
+    throw new RangeError(
+      `Cannot create session manager: cookie "sameSite" must be "lax", "strict", "none" or false, got ${
+        String(settings.sameSite)
+      }`,
+    );
+  }
+  try {
+    // npm:cookie checks the name, domain and path when serialising.
+    deletionCookie(settings, true);
+  } catch (error) {
+    throw new TypeError(
+      `Cannot create session manager: invalid cookie option: ${
+        (error as Error).message
+      }`,
+      { cause: error },
+    );
+  }
+  return settings;
+}
+
+function number(
+  name: string,
+  value: unknown,
+  fallback: number,
+  min: number,
+): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number") {
+    throw new TypeError(
+      `Cannot create session manager: option "${name}" must be a number, got ${typeof value}`,
+    );
+  }
+  if (!Number.isFinite(value) || value < min) {
+    throw new RangeError(
+      `Cannot create session manager: option "${name}" must be a finite number >= ${min}, got ${value}`,
+    );
+  }
+  return value;
+}

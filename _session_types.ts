@@ -1,0 +1,266 @@
+/**
+ * The public types of the session middleware: options, the codec contract
+ * and the per-request {@linkcode Session}.
+ *
+ * @module
+ */
+
+import type { SessionStore } from "./session_store.ts";
+
+/** What a request did to its session. */
+export type SessionStatus = "unmodified" | "modified" | "destroyed";
+
+/** A session as a codec sees it. Times are Unix milliseconds. */
+export interface SessionRecord {
+  /** The absolute deadline, set at creation; never extended. */
+  deadline: number;
+  /** When the session was last saved; the idle timeout counts from here. */
+  savedAt: number;
+  /** The remember-me choice, when one was made. */
+  rememberMe?: boolean;
+  /** The session's values. */
+  values: Record<string, unknown>;
+}
+
+/** Turns session records into bytes for the store and back. */
+export interface SessionCodec {
+  /**
+   * Encodes a record.
+   *
+   * @param record The session.
+   * @returns The bytes to store.
+   */
+  encode(record: SessionRecord): Uint8Array;
+  /**
+   * Decodes bytes made by {@linkcode SessionCodec.encode}; may throw, and
+   * the session is then treated as missing.
+   *
+   * @param data The stored bytes.
+   * @returns The session.
+   */
+  decode(data: Uint8Array): SessionRecord;
+}
+
+/** Attributes of the session cookie. */
+export interface SessionCookieOptions {
+  /**
+   * Cookie name; with `hostPrefix` it is sent as `__Host-<name>`.
+   *
+   * @default {"session"}
+   */
+  name?: string;
+  /**
+   * Prefix the name with `__Host-`, which makes browsers require Secure,
+   * Path=/ and no Domain, so a sibling subdomain cannot plant the cookie.
+   *
+   * @default {false}
+   */
+  hostPrefix?: boolean;
+  /** Domain attribute; unset means this host only. */
+  domain?: string;
+  /**
+   * Path attribute.
+   *
+   * @default {"/"}
+   */
+  path?: string;
+  /**
+   * HttpOnly attribute: hides the cookie from page scripts.
+   *
+   * @default {true}
+   */
+  httpOnly?: boolean;
+  /**
+   * SameSite attribute; `false` sends none.
+   *
+   * @default {"lax"}
+   */
+  sameSite?: "lax" | "strict" | "none" | false;
+  /**
+   * Secure attribute: `true` always, `"auto"` only when the request URL is
+   * https (behind a TLS-terminating proxy the URL is http, so prefer
+   * `true`), `false` never: only for plain-http development.
+   *
+   * @default {true}
+   */
+  secure?: boolean | "auto";
+  /**
+   * Partitioned attribute (CHIPS).
+   *
+   * @default {false}
+   */
+  partitioned?: boolean;
+  /**
+   * Send `Max-Age`/`Expires` so the cookie outlives the browser session;
+   * `Session.rememberMe()` overrides it per session.
+   *
+   * @default {true}
+   */
+  persist?: boolean;
+}
+
+/** Options for {@linkcode SessionManager}. */
+export interface SessionManagerOptions {
+  /** Where sessions are kept: `BuntStore`, `MemoryStore` or your own. */
+  store: SessionStore;
+  /**
+   * Absolute lifetime in milliseconds, from creation (or renewal).
+   *
+   * @default {86400000}
+   */
+  lifetime?: number;
+  /**
+   * Milliseconds without a request after which the session expires; `0`
+   * turns the idle timeout off.
+   *
+   * @default {0}
+   */
+  idleTimeout?: number;
+  /**
+   * With an idle timeout, an unmodified session is re-saved (and its cookie
+   * re-sent) at most once per this many milliseconds, so the idle timeout
+   * may fire up to this much early.
+   *
+   * @default {idleTimeout / 10}
+   */
+  touchInterval?: number;
+  /** Cookie attributes. */
+  cookie?: SessionCookieOptions;
+  /**
+   * Encodes sessions for the store.
+   *
+   * @default {jsonSessionCodec}
+   */
+  codec?: SessionCodec;
+  /**
+   * Store the SHA-256 of the token rather than the token, so a leaked store
+   * file holds no usable tokens.
+   *
+   * @default {true}
+   */
+  hashTokenInStore?: boolean;
+  /**
+   * Largest encoded session in bytes; a larger one fails its commit.
+   *
+   * @default {1048576}
+   */
+  maxBytes?: number;
+  /**
+   * Sessions (and token hashes) kept decoded in memory, least recently
+   * used dropped first. Sessions in use by a request are never dropped.
+   *
+   * @default {10000}
+   */
+  cacheSize?: number;
+  /**
+   * Answers a request whose session could not be loaded or committed
+   * (store failure, `maxBytes`).
+   *
+   * @default {logs the error and returns a 500}
+   */
+  onError?: (error: unknown, request: Request) => Response | Promise<Response>;
+  /**
+   * The clock, in Unix milliseconds; tests inject their own.
+   *
+   * @default {Date.now}
+   */
+  now?: () => number;
+}
+
+/**
+ * One request's session. Reads are synchronous: the data was loaded by
+ * {@linkcode SessionManager.of}. Values are JSON data, copied on `put` and
+ * deeply frozen, so `get` returns exactly what a reload from the store
+ * would: a `Date` comes back as its ISO string, `undefined` members of
+ * objects vanish, and `put` throws a `TypeError` for a top-level
+ * `undefined` (use `remove`), function, symbol, bigint or binary value
+ * (store bytes as base64). Change a stored object by putting a new one.
+ *
+ * Concurrent requests of one session share its data, so a change made
+ * without an `await` between reading and writing is never lost.
+ */
+export interface Session<T extends object = Record<string, unknown>> {
+  /** `"unmodified"`, `"modified"` or `"destroyed"` by this request. */
+  readonly status: SessionStatus;
+  /** The token, or `""` for a new session not yet committed. */
+  readonly token: string;
+  /** The absolute deadline: creation (or renewal) plus `lifetime`. */
+  readonly deadline: Date;
+  /** When the session expires if left alone: the deadline, or sooner when idle. */
+  readonly expiry: Date;
+  /**
+   * Returns the value under `key`.
+   *
+   * @param key The name.
+   * @returns The value, or `undefined` when missing.
+   */
+  get<K extends keyof T & string>(key: K): T[K] | undefined;
+  /**
+   * Returns whether `key` holds a value.
+   *
+   * @param key The name.
+   * @returns Whether it is set.
+   */
+  has(key: keyof T & string): boolean;
+  /**
+   * Returns the names that hold values, sorted.
+   *
+   * @returns The names.
+   */
+  keys(): (keyof T & string)[];
+  /**
+   * Stores a copy of `value` under `key`.
+   *
+   * @param key The name.
+   * @param value JSON data.
+   * @throws {TypeError} When `value` is not JSON data.
+   */
+  put<K extends keyof T & string>(key: K, value: T[K]): void;
+  /**
+   * Removes and returns the value under `key`: a flash message.
+   *
+   * @param key The name.
+   * @returns The value, or `undefined` when missing.
+   */
+  pop<K extends keyof T & string>(key: K): T[K] | undefined;
+  /**
+   * Removes the value under `key`; nothing happens when missing.
+   *
+   * @param key The name.
+   */
+  remove(key: keyof T & string): void;
+  /** Removes every value; the token and deadline stay. */
+  clear(): void;
+  /**
+   * Makes the cookie persistent (`true`) or last until the browser closes
+   * (`false`) for this session, whatever the `persist` option says.
+   *
+   * @param value Whether to remember the browser.
+   */
+  rememberMe(value: boolean): void;
+  /**
+   * Gives the session a new token and a new deadline, keeping its data,
+   * and deletes the old token from the store. Call it on login and logout
+   * against session fixation.
+   *
+   * @throws {Error} After the response headers were sent.
+   */
+  renewToken(): Promise<void>;
+  /**
+   * Deletes the session from the store now; the response carries a cookie
+   * that deletes the browser's. A later `put` starts a new session.
+   *
+   * @throws {Error} After the response headers were sent.
+   */
+  destroy(): Promise<void>;
+  /**
+   * Saves the session now if it needs saving. The middleware does this
+   * before returning the response; a streaming handler that changes the
+   * session after returning its response calls it itself.
+   *
+   * @throws {RangeError} When the session encodes larger than `maxBytes`.
+   * @throws {Error} When, after the headers were sent, saving would need a
+   * new cookie (a new session) that can no longer reach the browser.
+   */
+  commit(): Promise<void>;
+}

@@ -1,0 +1,85 @@
+/**
+ * Session tokens: generation, the shape check for tokens sent by clients,
+ * and the SHA-256 store key with a bounded cache so that a token is hashed
+ * once per process while it stays in use.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+
+/** Random bytes in a token (256 bits, like scs). */
+export const TOKEN_BYTES = 32;
+/** Length of a token: 32 bytes in unpadded base64url. */
+export const TOKEN_LENGTH = 43;
+
+const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
+
+/** Returns a new token: 32 bytes from the CSPRNG in unpadded base64url. */
+export function newToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(TOKEN_BYTES));
+  return toBase64Url(bytes);
+}
+
+/** Returns whether `value` has the length and alphabet of a token. */
+export function isWellFormedToken(value: string): boolean {
+  return value.length === TOKEN_LENGTH && TOKEN_SHAPE.test(value);
+}
+
+/**
+ * Maps tokens to store keys. With hashing on, the key is the unpadded
+ * base64url SHA-256 of the token; results are kept in a bounded map (oldest
+ * dropped first) because hashing dominated the per-request cost when
+ * measured, and node:crypto's synchronous hash was several times faster than
+ * `crypto.subtle.digest` for 43-byte inputs.
+ */
+export class TokenHasher {
+  readonly #hash: boolean;
+  readonly #max: number;
+  readonly #keys = new Map<string, string>();
+  #hashed = 0;
+
+  /**
+   * @param hash Whether keys are hashes; when false the key is the token.
+   * @param max Most tokens remembered.
+   */
+  constructor(hash: boolean, max: number) {
+    this.#hash = hash;
+    this.#max = max;
+  }
+
+  /** How many SHA-256 computations were made (for tests). */
+  get hashed(): number {
+    return this.#hashed;
+  }
+
+  /** Returns the store key of `token`. */
+  keyOf(token: string): string {
+    if (!this.#hash) return token;
+    const known = this.#keys.get(token);
+    if (known !== undefined) return known;
+    const key = createHash("sha256").update(token).digest("base64url");
+    this.#hashed++;
+    if (this.#keys.size >= this.#max) {
+      // Map iteration is insertion order, so the first key is the oldest.
+      const oldest = this.#keys.keys().next();
+      if (!oldest.done) this.#keys.delete(oldest.value);
+    }
+    this.#keys.set(token, key);
+    return key;
+  }
+
+  /** Forgets `token`, so a deleted session's token leaves no trace. */
+  forget(token: string): void {
+    this.#keys.delete(token);
+  }
+}
+
+function toBase64Url(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(
+    /=+$/,
+    "",
+  );
+}

@@ -1,0 +1,288 @@
+/**
+ * Session middleware for `Deno.serve` and any framework built on the
+ * standard `Request`/`Response`: the session is loaded lazily from a
+ * {@linkcode SessionStore}, shared by concurrent requests of the same
+ * session, and committed before the response is returned.
+ *
+ * @example Counting visits
+ * ```ts
+ * import { MemoryStore, SessionManager } from "@x/buntstore";
+ * import assert from "node:assert/strict";
+ *
+ * await using store = new MemoryStore();
+ * const sessions = new SessionManager<{ visits: number }>({
+ *   store,
+ *   cookie: { secure: false },
+ * });
+ * const handler = sessions.wrap(async (req) => {
+ *   const session = await sessions.of(req);
+ *   const visits = (session.get("visits") ?? 0) + 1;
+ *   session.put("visits", visits);
+ *   return new Response(`visit ${visits}`);
+ * });
+ *
+ * const first = await handler(new Request("http://localhost/"));
+ * const cookie = first.headers.get("set-cookie")!.split(";")[0]!;
+ * const second = await handler(
+ *   new Request("http://localhost/", { headers: { cookie } }),
+ * );
+ * assert.equal(await second.text(), "visit 2");
+ * ```
+ *
+ * @module
+ */
+
+import type { Session, SessionManagerOptions } from "./_session_types.ts";
+import { type CookieSettings, readToken, writeHeaders } from "./_cookie.ts";
+import { SessionEngine } from "./_session_engine.ts";
+import { FINISH, SessionHandle } from "./_session_handle.ts";
+import { checkCookieOptions, checkManagerOptions } from "./_session_options.ts";
+
+export { jsonSessionCodec } from "./_session_codec.ts";
+export type { SessionStore } from "./session_store.ts";
+export type * from "./_session_types.ts";
+
+interface RequestContext<T extends object> {
+  promise: Promise<Session<T>>;
+  handle: SessionHandle<T> | undefined;
+  error: unknown;
+  finalized: boolean;
+}
+
+/**
+ * Loads, hands out and commits sessions kept in a {@linkcode SessionStore},
+ * with a cookie carrying only a random token.
+ *
+ * @typeParam T The shape of the session's values.
+ *
+ * @example Logging in, reading and logging out
+ * ```ts
+ * import { BuntStore, SessionManager } from "@x/buntstore";
+ * import assert from "node:assert/strict";
+ *
+ * await using store = await BuntStore.open(":memory:");
+ * const sessions = new SessionManager<{ user: string }>({ store });
+ * const handler = sessions.wrap(async (req) => {
+ *   const session = await sessions.of(req);
+ *   const path = new URL(req.url).pathname;
+ *   if (path === "/login") {
+ *     await session.renewToken();
+ *     session.put("user", "ada");
+ *   } else if (path === "/logout") {
+ *     await session.destroy();
+ *   }
+ *   return new Response(session.get("user") ?? "nobody");
+ * });
+ *
+ * const login = await handler(new Request("https://example.com/login"));
+ * const setCookie = login.headers.get("set-cookie")!;
+ * assert.match(setCookie, /HttpOnly; Secure; SameSite=Lax/);
+ * const cookie = setCookie.split(";")[0]!;
+ * const me = await handler(
+ *   new Request("https://example.com/me", { headers: { cookie } }),
+ * );
+ * assert.equal(await me.text(), "ada");
+ * const logout = await handler(
+ *   new Request("https://example.com/logout", { headers: { cookie } }),
+ * );
+ * assert.match(logout.headers.get("set-cookie")!, /^session=; Max-Age=0/);
+ * await login.body?.cancel();
+ * await logout.body?.cancel();
+ * ```
+ */
+export class SessionManager<T extends object = Record<string, unknown>> {
+  readonly #engine: SessionEngine;
+  readonly #cookie: CookieSettings;
+  readonly #onError: (
+    error: unknown,
+    request: Request,
+  ) => Response | Promise<Response>;
+  readonly #contexts = new WeakMap<Request, RequestContext<T>>();
+
+  /**
+   * Creates a manager; it holds no timers and needs no closing.
+   *
+   * @param options The store and the session and cookie settings.
+   * @throws {TypeError} When an option has the wrong type.
+   * @throws {RangeError} When an option is out of range, or the cookie
+   * attributes contradict each other (`__Host-` with a Domain, SameSite=None
+   * without Secure).
+   */
+  constructor(options: SessionManagerOptions) {
+    this.#engine = new SessionEngine(checkManagerOptions(options));
+    this.#cookie = checkCookieOptions(options.cookie ?? {});
+    this.#onError = options.onError ?? defaultOnError;
+  }
+
+  /** The cookie name, including any `__Host-` prefix. */
+  get cookieName(): string {
+    return this.#cookie.name;
+  }
+
+  /**
+   * Wraps a handler so that the session it uses is committed, and the
+   * cookie set, before its response is returned. A handler that never
+   * calls {@linkcode SessionManager.of} costs one `WeakMap` lookup: no
+   * cookie parsing, no store read, no headers.
+   *
+   * @param handler A `Deno.serve` handler, or any function of a `Request`.
+   * @returns The wrapped handler.
+   */
+  wrap<A extends unknown[]>(
+    handler: (request: Request, ...rest: A) => Response | Promise<Response>,
+  ): (request: Request, ...rest: A) => Promise<Response> {
+    return async (request, ...rest) => {
+      let response;
+      try {
+        response = await handler(request, ...rest);
+      } catch (error) {
+        const context = this.#contexts.get(request);
+        if (context !== undefined && context.error === error) {
+          context.finalized = true;
+          return await this.#onError(error, request);
+        }
+        throw error;
+      }
+      return await this.finalize(request, response);
+    };
+  }
+
+  /**
+   * Returns the session of `request`, loading it on the first call; later
+   * calls for the same request return the same session. An unknown,
+   * expired or malformed token gives a new, empty session.
+   *
+   * @param request The request (for frameworks, the native one: Hono's
+   * `c.req.raw`, oak's `ctx.request.source`).
+   * @returns The session.
+   * @throws What the store's `find` throws; inside `wrap` that goes to
+   * `onError`.
+   */
+  of(request: Request): Promise<Session<T>> {
+    let context = this.#contexts.get(request);
+    if (context === undefined) {
+      const created: RequestContext<T> = {
+        promise: this.#load(request),
+        handle: undefined,
+        error: undefined,
+        finalized: false,
+      };
+      created.promise.catch((error) => created.error = error);
+      this.#contexts.set(request, created);
+      context = created;
+    }
+    return context.promise;
+  }
+
+  /**
+   * Commits the session of `request`, if it was used, and returns
+   * `response` with `Set-Cookie`, `Vary: Cookie` and `Cache-Control`
+   * added (a copy when its headers are immutable, as after
+   * `Response.redirect`). Use it where `wrap` does not fit, such as Hono
+   * middleware; it does nothing the second time.
+   *
+   * @param request The request passed to {@linkcode SessionManager.of}.
+   * @param response The handler's response.
+   * @returns The response to send.
+   */
+  async finalize(request: Request, response: Response): Promise<Response> {
+    let setCookie;
+    try {
+      const result = await this.#finish(request);
+      if (result === null) return response;
+      setCookie = result;
+    } catch (error) {
+      return await this.#onError(error, request);
+    }
+    try {
+      writeHeaders(response.headers, setCookie);
+      return response;
+    } catch (error) {
+      // Headers of Response.redirect() and fetch() responses are immutable.
+      if (!(error instanceof TypeError)) throw error;
+      const copy = new Response(response.body, response);
+      writeHeaders(copy.headers, setCookie);
+      return copy;
+    }
+  }
+
+  /**
+   * Commits the session of `request`, if it was used, and appends its
+   * headers to `headers`: for frameworks that build the response after the
+   * middleware runs, such as oak (`ctx.response.headers`).
+   *
+   * @param request The request passed to {@linkcode SessionManager.of}.
+   * @param headers The mutable headers of the response being built.
+   * @throws What the store's `save` throws, or a `RangeError` for
+   * `maxBytes`; `onError` is not called here.
+   */
+  async finalizeHeaders(request: Request, headers: Headers): Promise<void> {
+    const setCookie = await this.#finish(request);
+    if (setCookie !== null) writeHeaders(headers, setCookie);
+  }
+
+  /**
+   * Calls `fn` with every live session in the store, for example to
+   * destroy every session of one user. Changes made in `fn` are saved when
+   * it returns. With `hashTokenInStore`, `token` is `""` unless the session
+   * is in memory with a known token.
+   *
+   * @param fn Called once per session, one at a time.
+   * @throws {TypeError} When the store has no `all()`.
+   */
+  async iterate(fn: (session: Session<T>) => unknown): Promise<void> {
+    const store = this.#engine.settings.store;
+    if (typeof store.all !== "function") {
+      throw new TypeError(
+        "Cannot iterate sessions: the store has no all() method",
+      );
+    }
+    const context = { request: undefined, cookie: this.#cookie };
+    for (const [key, data] of await store.all()) {
+      const state = this.#engine.adopt(key, data);
+      if (state === undefined) continue;
+      const handle = new SessionHandle<T>(this.#engine, state, undefined, {
+        ...context,
+      });
+      try {
+        await fn(handle);
+      } finally {
+        await handle[FINISH]();
+      }
+    }
+  }
+
+  async #load(request: Request): Promise<Session<T>> {
+    const token = readToken(request.headers.get("cookie"), this.#cookie.name);
+    const state = await this.#engine.load(token);
+    const handle = new SessionHandle<T>(this.#engine, state, token, {
+      request,
+      cookie: this.#cookie,
+    });
+    const context = this.#contexts.get(request);
+    if (context !== undefined) context.handle = handle;
+    return handle;
+  }
+
+  /**
+   * Returns `null` when the request's session was never used (or already
+   * finished), else the `Set-Cookie` value or `undefined` for none.
+   */
+  async #finish(request: Request): Promise<string | undefined | null> {
+    const context = this.#contexts.get(request);
+    if (context === undefined || context.finalized) return null;
+    context.finalized = true;
+    try {
+      await context.promise;
+    } catch {
+      // The load failure reached the handler, which answered anyway.
+      return null;
+    }
+    return await context.handle![FINISH]();
+  }
+}
+
+function defaultOnError(error: unknown, request: Request): Response {
+  console.error(`Session error on ${request.method} ${request.url}:`, error);
+  return new Response("Internal Server Error", { status: 500 });
+}
