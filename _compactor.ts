@@ -7,7 +7,12 @@
  * @module
  */
 
-import { CompactionFile, type LogFile, type WrapFile } from "./aof.ts";
+import {
+  CompactionFile,
+  type LogFile,
+  syncDirectory,
+  type WrapFile,
+} from "./aof.ts";
 import type { Entry } from "./_keyspace.ts";
 import { RecordWriter } from "./_resp.ts";
 import type { WriteQueue } from "./_write_queue.ts";
@@ -26,6 +31,8 @@ export interface CompactionTarget {
   cancelled: () => boolean;
   /** Wraps the new log's handle, as at open. */
   wrapFile: WrapFile | undefined;
+  /** Takes over the new log's handle right after the rename. */
+  adopt: (file: Deno.FsFile) => void;
 }
 
 /** Longest a slice of snapshot work holds the event loop, in ms. */
@@ -36,18 +43,17 @@ const CHUNK_BYTES = 1 << 20;
 const CATCH_UP_BYTES = 256 * 1024;
 
 /**
- * Rewrites the log as one record per live entry and swaps it in. Returns
- * the new locked handle, or `undefined` when the store closed meanwhile.
+ * Rewrites the log as one record per live entry and swaps it in, handing
+ * the new locked handle to `target.adopt`. Returns whether it swapped
+ * (false when the store closed meanwhile).
  */
-export async function compact(
-  target: CompactionTarget,
-): Promise<Deno.FsFile | undefined> {
+export async function compact(target: CompactionTarget): Promise<boolean> {
   const { queue } = target;
   queue.flush();
   const temp = await CompactionFile.create(target.path, queue.size);
   let committed = false;
   try {
-    if (!(await writeSnapshot(target, temp))) return undefined;
+    if (!(await writeSnapshot(target, temp))) return false;
     await catchUp(target, temp);
     await temp.sync();
     await catchUp(target, temp);
@@ -56,9 +62,16 @@ export async function compact(
     await temp.sync();
     const file = await temp.commit();
     committed = true;
+    target.adopt(file);
     const logFile: LogFile = target.wrapFile ? target.wrapFile(file) : file;
-    queue.replaceFile(logFile, temp.size);
-    return file;
+    // The rename is only durable once the directory is; writes waiting
+    // for an fsync are released after that.
+    try {
+      await syncDirectory(temp.directory);
+    } finally {
+      queue.replaceFile(logFile, temp.size);
+    }
+    return true;
   } finally {
     if (!committed) await temp.discard();
     queue.resume();

@@ -196,11 +196,13 @@ export class CompactionFile {
    * @param copyFrom Live-log offset where the snapshot was taken.
    */
   static async create(path: string, copyFrom: number): Promise<CompactionFile> {
+    // Append mode, like the live log, so writes after a failed write's
+    // truncation land at the end and not after a hole.
+    await removeIfPresent(tempPath(path));
     const file = await Deno.open(tempPath(path), {
       read: true,
-      write: true,
-      create: true,
-      truncate: true,
+      append: true,
+      createNew: true,
     });
     await file.lock(true);
     return new CompactionFile(path, file, copyFrom);
@@ -255,15 +257,18 @@ export class CompactionFile {
   }
 
   /**
-   * Renames the temp file over the log and fsyncs the directory, then
-   * returns the temp file's handle, which is now the locked log.
+   * Renames the temp file over the log and returns its handle, which is
+   * now the locked log. The caller must adopt it before anything else, then
+   * fsync the directory.
    */
   async commit(): Promise<Deno.FsFile> {
     await Deno.rename(tempPath(this.#path), this.#path);
-    await syncDirectory(parentDirectory(this.#path));
-    const file = this.#file;
-    await file.seek(0, Deno.SeekMode.End);
-    return file;
+    return this.#file;
+  }
+
+  /** The directory holding the log. */
+  get directory(): string {
+    return parentDirectory(this.#path);
   }
 
   /** Closes and removes the temp file. */

@@ -410,11 +410,12 @@ export class BuntStore implements SessionStore, AsyncDisposable {
         now: this.#now,
         cancelled: () => this.#closing !== undefined,
         wrapFile: this.#options.wrapFile,
+        adopt: (file) => {
+          this.#rawFile?.close();
+          this.#rawFile = file;
+        },
       };
-      const file = await compact(target);
-      if (file === undefined) return;
-      this.#rawFile?.close();
-      this.#rawFile = file;
+      if (!(await compact(target))) return;
       this.#lastCompactedBytes = this.#queue!.size;
       this.#compactions++;
     } catch (error) {
