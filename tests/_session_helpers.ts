@@ -1,0 +1,93 @@
+// Shared helpers for the session middleware tests.
+
+import { MemoryStore, type SessionStore } from "@x/buntstore";
+
+/** A clock the test moves by hand. */
+export class Clock {
+  time = 1_800_000_000_000;
+  now = (): number => this.time;
+  advance(ms: number): void {
+    this.time += ms;
+  }
+}
+
+/** A store wrapper that counts calls and can be told to fail. */
+export class SpyStore implements SessionStore {
+  readonly inner: SessionStore;
+  finds = 0;
+  saves = 0;
+  deletes = 0;
+  fail: "find" | "save" | "delete" | undefined;
+  saveDelay = 0;
+
+  constructor(inner: SessionStore) {
+    this.inner = inner;
+  }
+
+  find(token: string): Promise<Uint8Array | undefined> {
+    this.finds++;
+    if (this.fail === "find") return Promise.reject(new Error("find failed"));
+    return this.inner.find(token);
+  }
+
+  async save(token: string, data: Uint8Array, expiry: Date): Promise<void> {
+    this.saves++;
+    if (this.fail === "save") throw new Error("save failed");
+    if (this.saveDelay > 0) {
+      await new Promise((resolve) => setTimeout(resolve, this.saveDelay));
+    }
+    await this.inner.save(token, data, expiry);
+  }
+
+  delete(token: string): Promise<void> {
+    this.deletes++;
+    if (this.fail === "delete") {
+      return Promise.reject(new Error("delete failed"));
+    }
+    return this.inner.delete(token);
+  }
+
+  all(): Promise<Map<string, Uint8Array>> {
+    return this.inner.all!();
+  }
+}
+
+/** A MemoryStore on `clock`, wrapped in a SpyStore; close with `using`. */
+export function spyStore(clock: Clock): SpyStore & AsyncDisposable {
+  const memory = new MemoryStore({ now: clock.now });
+  const spy = new SpyStore(memory) as SpyStore & AsyncDisposable;
+  spy[Symbol.asyncDispose] = () => memory.close();
+  return spy;
+}
+
+/** Returns the `name=value` part of the response's Set-Cookie, or undefined. */
+export function cookiePair(response: Response): string | undefined {
+  return response.headers.get("set-cookie")?.split(";")[0];
+}
+
+/** Parses a Set-Cookie header's attributes into a lower-cased map. */
+export function attributes(setCookie: string): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const part of setCookie.split(";").slice(1)) {
+    const [name, ...value] = part.trim().split("=");
+    map.set(name!.toLowerCase(), value.join("="));
+  }
+  return map;
+}
+
+/** A GET request to `path` on `origin`, with a Cookie header if given. */
+export function get(
+  path: string,
+  cookie?: string,
+  origin = "https://example.com",
+): Request {
+  return new Request(
+    origin + path,
+    cookie === undefined ? {} : { headers: { cookie } },
+  );
+}
+
+/** Reads and returns the body text (so no body is left open). */
+export function text(response: Response): Promise<string> {
+  return response.text();
+}
