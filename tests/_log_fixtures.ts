@@ -1,0 +1,103 @@
+/**
+ * Helpers shared by the storage torture tests: raw record encoding (written
+ * independently of the engine's encoder), temp directories and comparison
+ * of a store's contents.
+ *
+ * @module
+ */
+
+import type { BuntStore } from "../store.ts";
+
+const encoder = new TextEncoder();
+
+/** A fixed clock for tests: 2023-11-14T22:13:20Z. */
+export const FIXED_NOW = 1_700_000_000_000;
+
+/** An `ae` expiry (whole seconds) one hour after {@linkcode FIXED_NOW}. */
+export const LATER_SECONDS = FIXED_NOW / 1000 + 3600;
+
+/** Encodes one RESP array of bulk strings, as buntdb writes records. */
+export function resp(...parts: (string | Uint8Array)[]): Uint8Array {
+  const chunks: Uint8Array[] = [encoder.encode(`*${parts.length}\r\n`)];
+  for (const part of parts) {
+    const bytes = typeof part === "string" ? encoder.encode(part) : part;
+    chunks.push(encoder.encode(`$${bytes.length}\r\n`), bytes);
+    chunks.push(encoder.encode("\r\n"));
+  }
+  return concat(...chunks);
+}
+
+/** Joins byte arrays. */
+export function concat(...chunks: Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const chunk of chunks) length += chunk.length;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}
+
+/** UTF-8 bytes of `text`. */
+export function bytes(text: string): Uint8Array {
+  return encoder.encode(text);
+}
+
+/** A temp directory removed on `await using` disposal. */
+export interface TempDir extends AsyncDisposable {
+  /** The directory. */
+  dir: string;
+  /** The log path inside it. */
+  path: string;
+}
+
+/** Creates a temp directory holding a log path `<dir>/s.db`. */
+export async function tempDir(): Promise<TempDir> {
+  const dir = await Deno.makeTempDir({ prefix: "buntstore_torture_" });
+  return {
+    dir,
+    path: `${dir}/s.db`,
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** The live contents of a store, values decoded as UTF-8 for readable diffs. */
+export async function contents(store: BuntStore): Promise<Map<string, string>> {
+  const decoder = new TextDecoder();
+  const out = new Map<string, string>();
+  for (const [key, value] of await store.all()) {
+    out.set(key, decoder.decode(value));
+  }
+  return out;
+}
+
+/** Sorts a map's entries by key, so assertion diffs are stable. */
+export function sorted<V>(map: Map<string, V>): [string, V][] {
+  return [...map].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
+
+/**
+ * A small deterministic PRNG (mulberry32) so every random test can print
+ * its seed and be replayed.
+ */
+export function prng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The seed from `BUNTSTORE_SEED`, or a fresh one; printed by callers. */
+export function seedFromEnv(): number {
+  const fromEnv = Deno.env.get("BUNTSTORE_SEED");
+  if (fromEnv !== undefined && fromEnv !== "") return Number(fromEnv) >>> 0;
+  return crypto.getRandomValues(new Uint32Array(1))[0]!;
+}
