@@ -1,0 +1,328 @@
+/**
+ * Fault injection through the `wrapFile` hook: failing writes and fsyncs,
+ * group commit, the everysecond timer and the fsync at close.
+ */
+
+import assert from "node:assert/strict";
+import { BuntStore, type LogFile } from "../mod.ts";
+import {
+  bytes,
+  contents,
+  FIXED_NOW,
+  sorted,
+  tempDir,
+} from "./_log_fixtures.ts";
+
+const now = () => FIXED_NOW;
+const expiry = new Date(FIXED_NOW + 3_600_000);
+
+type WriteFault = "none" | "throw" | "partial-then-throw" | "short-then-throw";
+
+/** Wraps the log's handle, counting calls and failing on demand. */
+class Faults {
+  writeCalls = 0;
+  syncCalls = 0;
+  writeFault: WriteFault = "none";
+  syncFault = false;
+  errors: Error[] = [];
+  #shortDone = false;
+
+  readonly wrap = (file: Deno.FsFile): LogFile => ({
+    writeSync: (data: Uint8Array) => {
+      this.writeCalls++;
+      switch (this.writeFault) {
+        case "throw":
+          throw new Error("injected ENOSPC");
+        case "partial-then-throw":
+          // Some bytes reach the file, then the call fails.
+          file.writeSync(data.subarray(0, Math.ceil(data.length / 2)));
+          throw new Error("injected EIO after a partial write");
+        case "short-then-throw":
+          if (!this.#shortDone) {
+            this.#shortDone = true;
+            return file.writeSync(data.subarray(0, Math.ceil(data.length / 2)));
+          }
+          throw new Error("injected ENOSPC after a short write");
+      }
+      return file.writeSync(data);
+    },
+    syncData: async () => {
+      this.syncCalls++;
+      if (this.syncFault) throw new Error("injected EIO on fsync");
+      await file.syncData();
+    },
+    truncateSync: (size: number) => file.truncateSync(size),
+  });
+
+  readonly onError = (error: Error) => {
+    this.errors.push(error);
+  };
+
+  clear(): void {
+    this.writeFault = "none";
+    this.syncFault = false;
+    this.#shortDone = false;
+  }
+}
+
+async function reopenContents(path: string): Promise<[string, string][]> {
+  const store = await BuntStore.open(path, { now });
+  try {
+    return sorted(await contents(store));
+  } finally {
+    await store.close();
+  }
+}
+
+for (
+  const fault of [
+    "throw",
+    "partial-then-throw",
+    "short-then-throw",
+  ] as const
+) {
+  for (const sync of ["always", "everysecond", "never"] as const) {
+    Deno.test(`BuntStore.save() rolls back on a failing write (${fault}, sync "${sync}")`, async () => {
+      await using tmp = await tempDir();
+      const faults = new Faults();
+      const store = await BuntStore.open(tmp.path, {
+        sync,
+        now,
+        wrapFile: faults.wrap,
+        onError: faults.onError,
+      });
+      try {
+        await store.save("a", bytes("a1"), expiry);
+        await store.save("gone", bytes("g"), expiry);
+        const sizeBefore = store.stats().fileBytes;
+        faults.writeFault = fault;
+        const results = await Promise.allSettled([
+          store.save("a", bytes("a2"), expiry),
+          store.save("b", bytes("b1"), expiry),
+          store.delete("gone"),
+        ]);
+        for (const result of results) {
+          assert.equal(result.status, "rejected");
+          assert.match(String(result.reason), /injected/);
+        }
+        assert.deepEqual(await store.find("a"), bytes("a1"));
+        assert.equal(await store.find("b"), undefined);
+        assert.deepEqual(await store.find("gone"), bytes("g"));
+        assert.equal(store.size, 2);
+        assert.match(String(store.stats().lastError?.message), /injected/);
+        assert.equal(faults.errors.length, 1);
+        assert.equal(store.stats().fileBytes, sizeBefore);
+        assert.equal((await Deno.stat(tmp.path)).size, sizeBefore);
+        // The store keeps working once the fault clears.
+        faults.clear();
+        await store.save("c", bytes("c1"), expiry);
+        await store.delete("gone");
+        assert.deepEqual(sorted(await contents(store)), [
+          ["a", "a1"],
+          ["c", "c1"],
+        ]);
+      } finally {
+        await store.close();
+      }
+      assert.deepEqual(await reopenContents(tmp.path), [
+        ["a", "a1"],
+        ["c", "c1"],
+      ]);
+    });
+  }
+}
+
+Deno.test('BuntStore.save() with sync "always" rolls back memory and file on a failing fsync', async () => {
+  await using tmp = await tempDir();
+  const faults = new Faults();
+  const store = await BuntStore.open(tmp.path, {
+    sync: "always",
+    now,
+    wrapFile: faults.wrap,
+    onError: faults.onError,
+  });
+  try {
+    await store.save("a", bytes("a1"), expiry);
+    await store.save("d", bytes("d1"), expiry);
+    const durable = store.stats().fileBytes;
+    faults.syncFault = true;
+    const first = Promise.allSettled([
+      store.save("a", bytes("a2"), expiry),
+      store.save("b", bytes("b1"), expiry),
+    ]);
+    // A later batch written while the failing fsync runs is rolled back too.
+    await Promise.resolve();
+    const second = Promise.allSettled([
+      store.save("a", bytes("a3"), expiry),
+      store.delete("d"),
+    ]);
+    for (const result of [...await first, ...await second]) {
+      assert.equal(result.status, "rejected");
+      assert.match(String(result.reason), /fsync/);
+    }
+    assert.deepEqual(await store.find("a"), bytes("a1"));
+    assert.equal(await store.find("b"), undefined);
+    assert.deepEqual(await store.find("d"), bytes("d1"));
+    assert.match(String(store.stats().lastError?.message), /injected EIO/);
+    assert.ok(faults.errors.length >= 1);
+    assert.equal(store.stats().fileBytes, durable);
+    assert.equal((await Deno.stat(tmp.path)).size, durable);
+    faults.clear();
+    await store.save("c", bytes("c1"), expiry);
+    assert.deepEqual(sorted(await contents(store)), [
+      ["a", "a1"],
+      ["c", "c1"],
+      ["d", "d1"],
+    ]);
+  } finally {
+    await store.close();
+  }
+  assert.deepEqual(await reopenContents(tmp.path), [
+    ["a", "a1"],
+    ["c", "c1"],
+    ["d", "d1"],
+  ]);
+});
+
+Deno.test('BuntStore.sync() with sync "everysecond" reports a failing fsync and keeps acknowledged data', async () => {
+  await using tmp = await tempDir();
+  const faults = new Faults();
+  const store = await BuntStore.open(tmp.path, {
+    sync: "everysecond",
+    now,
+    wrapFile: faults.wrap,
+    onError: faults.onError,
+  });
+  try {
+    await store.save("a", bytes("a1"), expiry);
+    faults.syncFault = true;
+    await assert.rejects(store.sync(), /injected EIO/);
+    assert.match(String(store.stats().lastError?.message), /injected EIO/);
+    assert.deepEqual(await store.find("a"), bytes("a1"));
+    faults.clear();
+    await store.sync();
+    assert.equal(store.stats().syncs, 1);
+  } finally {
+    await store.close();
+  }
+  assert.deepEqual(await reopenContents(tmp.path), [["a", "a1"]]);
+});
+
+Deno.test('BuntStore.save() with sync "always" shares fsyncs between concurrent saves', async (t) => {
+  await t.step("saves issued in one tick", async () => {
+    await using tmp = await tempDir();
+    const faults = new Faults();
+    const store = await BuntStore.open(tmp.path, {
+      sync: "always",
+      now,
+      wrapFile: faults.wrap,
+    });
+    try {
+      const saves = [];
+      for (let i = 0; i < 50; i++) {
+        saves.push(store.save(`k${i}`, bytes(`v${i}`), expiry));
+      }
+      await Promise.all(saves);
+      console.log(`50 saves in one tick: ${faults.syncCalls} fsync(s)`);
+      assert.ok(faults.syncCalls >= 1 && faults.syncCalls < 50);
+      assert.equal(store.stats().syncs, faults.syncCalls);
+    } finally {
+      await store.close();
+    }
+  });
+  await t.step("saves issued in separate macrotasks", async () => {
+    await using tmp = await tempDir();
+    const faults = new Faults();
+    const store = await BuntStore.open(tmp.path, {
+      sync: "always",
+      now,
+      wrapFile: faults.wrap,
+    });
+    try {
+      const saves = [];
+      for (let i = 0; i < 50; i++) {
+        saves.push(store.save(`k${i}`, bytes(`v${i}`), expiry));
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+      await Promise.all(saves);
+      console.log(
+        `50 saves in 50 macrotasks: ${faults.writeCalls} writes, ${faults.syncCalls} fsyncs`,
+      );
+      assert.ok(faults.syncCalls >= 1);
+      assert.ok(faults.syncCalls < 50, `${faults.syncCalls} fsyncs`);
+      assert.equal(store.size, 50);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+Deno.test('BuntStore with sync "everysecond" fsyncs about once a second and only when dirty', async () => {
+  await using tmp = await tempDir();
+  const faults = new Faults();
+  const store = await BuntStore.open(tmp.path, {
+    sync: "everysecond",
+    now,
+    wrapFile: faults.wrap,
+  });
+  try {
+    const start = performance.now();
+    let i = 0;
+    while (performance.now() - start < 2_300) {
+      await store.save(`k${i % 100}`, bytes(`v${i++}`), expiry);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const dirtySeconds = (performance.now() - start) / 1000;
+    const whileDirty = faults.syncCalls;
+    console.log(
+      `${i} saves over ${dirtySeconds.toFixed(1)} s: ${whileDirty} fsyncs`,
+    );
+    assert.ok(whileDirty >= 1, "the timer never fsynced");
+    assert.ok(
+      whileDirty <= Math.ceil(dirtySeconds) + 1,
+      `${whileDirty} fsyncs`,
+    );
+    // Let the last dirty write be synced, then stay idle: no more fsyncs.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const settled = faults.syncCalls;
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    assert.equal(faults.syncCalls, settled, "fsynced while clean");
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("BuntStore.close() fsyncs written data", async (t) => {
+  for (const sync of ["never", "everysecond"] as const) {
+    await t.step(sync, async () => {
+      await using tmp = await tempDir();
+      const faults = new Faults();
+      const store = await BuntStore.open(tmp.path, {
+        sync,
+        now,
+        wrapFile: faults.wrap,
+      });
+      try {
+        await store.save("a", bytes("1"), expiry);
+        assert.equal(faults.syncCalls, 0);
+      } finally {
+        await store.close();
+      }
+      assert.equal(faults.syncCalls, 1);
+      assert.deepEqual(await reopenContents(tmp.path), [["a", "1"]]);
+    });
+  }
+  await t.step("a failing final fsync rejects close()", async () => {
+    await using tmp = await tempDir();
+    const faults = new Faults();
+    const store = await BuntStore.open(tmp.path, {
+      sync: "never",
+      now,
+      wrapFile: faults.wrap,
+      onError: faults.onError,
+    });
+    await store.save("a", bytes("1"), expiry);
+    faults.syncFault = true;
+    await assert.rejects(store.close(), /injected EIO/);
+  });
+});
