@@ -168,7 +168,10 @@ export function appendAll(
       written += file.writeSync(bytes.subarray(written));
     }
   } catch (error) {
-    if (written > 0) file.truncateSync(sizeBefore);
+    // Cut back even when no call reported bytes written: a call that fails
+    // may still have put some in the file, and they would become a damaged
+    // record in the middle of the log once later writes follow.
+    file.truncateSync(sizeBefore);
     throw error;
   }
 }
