@@ -1,0 +1,390 @@
+/**
+ * The read-only commands: `stats`, `get`, `verify` and `dump`. They open
+ * the log with a plain read handle and never take the lock nor change a
+ * byte, so they work on a live store; an incomplete last record there is
+ * a write in progress, not damage.
+ *
+ * @module
+ */
+
+import { type LogRecord, scanLog } from "./aof.ts";
+import { CorruptLogError } from "./errors.ts";
+import { scanResilient } from "./_cli_scan.ts";
+import { Progress, terminalColumns } from "./_cli_progress.ts";
+import {
+  CliError,
+  EXIT_FAILURE,
+  formatBytes,
+  formatCount,
+  formatExpiry,
+  jsonExpiry,
+  type Output,
+  table,
+} from "./_cli_output.ts";
+import { histogram, type StatsReport, summarize } from "./_cli_stats.ts";
+
+/** Flags every reporting command understands. */
+export interface ReportFlags {
+  /** Print JSON instead of text. */
+  json: boolean;
+  /** No progress bar and no notes on stderr. */
+  quiet: boolean;
+}
+
+/** An open read-only log. */
+export interface ReadOnlyLog extends Disposable {
+  /** The handle. */
+  file: Deno.FsFile;
+  /** Size at open. */
+  size: number;
+  /** Modification time, for legacy `ex` expiries. */
+  mtimeMs: number;
+}
+
+/** Opens `path` for reading only, with a one-line error when it is missing. */
+export async function openReadOnly(path: string): Promise<ReadOnlyLog> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new CliError(`Cannot read "${path}": no such file`);
+    }
+    throw error;
+  }
+  const stat = await file.stat();
+  if (!stat.isFile) {
+    file.close();
+    throw new CliError(`Cannot read "${path}": not a regular file`);
+  }
+  return {
+    file,
+    size: stat.size,
+    mtimeMs: stat.mtime?.getTime() ?? Date.now(),
+    [Symbol.dispose]: () => file.close(),
+  };
+}
+
+/** The progress bar for reading a log of `size` bytes. */
+export function readProgress(
+  out: Output,
+  flags: ReportFlags,
+  label: string,
+  size: number,
+): Progress {
+  return new Progress(out.io.stderr, {
+    enabled: out.io.stderrIsTerminal && !flags.quiet,
+    total: size,
+    label,
+    columns: out.io.stderrIsTerminal ? terminalColumns() : 80,
+  });
+}
+
+/**
+ * Replays the log with the engine's own reader, as `BuntStore.open` would,
+ * but without truncating anything. Returns the valid end and file size.
+ */
+export async function replay(
+  path: string,
+  log: ReadOnlyLog,
+  progress: Progress,
+  onRecord: (record: LogRecord, offset: number, length: number) => void,
+): Promise<{ validEnd: number; fileSize: number; records: number }> {
+  let calls = 0;
+  try {
+    return await scanLog(log.file, {
+      path,
+      mtimeMs: log.mtimeMs,
+      onRecord: (record, offset, length) => {
+        if ((++calls & 0xfff) === 0) progress.update(offset);
+        onRecord(record, offset, length);
+      },
+    });
+  } catch (error) {
+    if (error instanceof CorruptLogError) {
+      throw new CliError(
+        `${error.message}: run "buntstore verify ${path}" for details and "buntstore repair ${path}" to fix it`,
+        EXIT_FAILURE,
+        { cause: error },
+      );
+    }
+    throw error;
+  } finally {
+    progress.finish();
+  }
+}
+
+/** `stats FILE`: counts, sizes and an expiry histogram. */
+export async function statsCommand(
+  out: Output,
+  path: string,
+  flags: ReportFlags,
+): Promise<number> {
+  using log = await openReadOnly(path);
+  const now = out.io.now();
+  const entries = new Map<string, { expiresAt: number; bytes: number }>();
+  const counts = { set: 0, del: 0, flushdb: 0 };
+  const scan = await replay(
+    path,
+    log,
+    readProgress(out, flags, "stats", log.size),
+    (record) => {
+      counts[record.command]++;
+      if (record.command === "set") {
+        entries.set(record.key, {
+          expiresAt: record.expiresAt,
+          bytes: record.value.length,
+        });
+      } else if (record.command === "del") entries.delete(record.key);
+      else entries.clear();
+    },
+  );
+  const report = summarize(path, entries, scan, counts, now);
+  if (flags.json) out.json(report);
+  else printStats(out, report, now);
+  return 0;
+}
+
+/** `get FILE TOKEN`: one session's expiry and value. */
+export async function getCommand(
+  out: Output,
+  path: string,
+  key: string,
+  token: string,
+  flags: ReportFlags,
+): Promise<number> {
+  using log = await openReadOnly(path);
+  const now = out.io.now();
+  let found: { value: Uint8Array; expiresAt: number } | undefined;
+  const scan = await replay(
+    path,
+    log,
+    readProgress(out, flags, "get", log.size),
+    (record) => {
+      if (record.command === "flushdb") found = undefined;
+      else if (record.key !== key) return;
+      else if (record.command === "del") found = undefined;
+      else found = { value: record.value.slice(), expiresAt: record.expiresAt };
+    },
+  );
+  const live = found !== undefined && found.expiresAt > now;
+  const torn = scan.fileSize - scan.validEnd;
+  if (!live) {
+    const why = found === undefined ? "no such session" : "session expired";
+    if (flags.json) {
+      out.json({
+        token,
+        key,
+        found: false,
+        reason: why,
+        expires: found === undefined ? null : jsonExpiry(found.expiresAt),
+      });
+    }
+    throw new CliError(`Cannot get "${token}" from "${path}": ${why}`);
+  }
+  const { value, expiresAt } = found!;
+  const text = decodeText(value);
+  if (flags.json) {
+    out.json({
+      token,
+      key,
+      found: true,
+      expires: jsonExpiry(expiresAt),
+      bytes: value.length,
+      encoding: text === undefined ? "base64" : "utf-8",
+      value: text ?? value.toBase64(),
+      writeInProgressBytes: torn,
+    });
+    return 0;
+  }
+  const rows: [string, string][] = [["token", token]];
+  if (key !== token) rows.push(["key", key]);
+  rows.push(
+    ["expires", formatExpiry(expiresAt, now)],
+    ["bytes", formatCount(value.length)],
+    ["encoding", text === undefined ? "base64" : "utf-8"],
+  );
+  for (const row of table(rows)) out.line(row);
+  out.line();
+  out.line(text ?? value.toBase64());
+  return 0;
+}
+
+/** `verify FILE`: reads the whole log; exit 1 when a record is damaged. */
+export async function verifyCommand(
+  out: Output,
+  path: string,
+  flags: ReportFlags,
+): Promise<number> {
+  using log = await openReadOnly(path);
+  const progress = readProgress(out, flags, "verify", log.size);
+  const started = performance.now();
+  let scan;
+  try {
+    scan = await scanResilient(log.file, {
+      mtimeMs: log.mtimeMs,
+      onProgress: (offset) => progress.update(offset),
+    });
+  } finally {
+    progress.finish();
+  }
+  const ms = performance.now() - started;
+  const first = scan.damaged[0];
+  if (flags.json) {
+    out.json({
+      file: path,
+      ok: first === undefined,
+      fileBytes: scan.fileSize,
+      records: scan.records,
+      damaged: scan.damaged,
+      damagedBytes: scan.damaged.reduce((sum, range) => sum + range.length, 0),
+      writeInProgress: scan.torn ?? null,
+      nulBytes: scan.nulBytes,
+      ms: Math.round(ms),
+    });
+  } else {
+    out.line(
+      `${path}: ${formatCount(scan.records)} records, ${
+        formatBytes(scan.fileSize)
+      } read in ${(ms / 1000).toFixed(2)}s`,
+    );
+    if (scan.torn !== undefined) {
+      out.line(
+        `write in progress: the last ${scan.torn.length} bytes (from byte ${scan.torn.offset}) are an incomplete record; not damage`,
+      );
+    }
+    for (const range of scan.damaged) {
+      out.line(
+        `damaged: ${range.length} bytes at byte ${range.offset}: ${range.reason}`,
+      );
+    }
+    if (first === undefined) out.line("OK: no damaged records");
+  }
+  if (first === undefined) return 0;
+  throw new CliError(
+    `"${path}" is damaged at byte ${first.offset}: ${first.reason}` +
+      (scan.damaged.length > 1
+        ? ` (and ${scan.damaged.length - 1} more damaged ranges)`
+        : "") +
+      `: run "buntstore repair ${path}" to fix it`,
+  );
+}
+
+/**
+ * `dump FILE`: live sessions as JSON Lines. Two passes over one handle:
+ * the first keeps only each key's last offset (not its value), the second
+ * writes the records found at those offsets, so memory grows with the
+ * number of keys, never with the data.
+ */
+export async function dumpCommand(
+  out: Output,
+  path: string,
+  flags: ReportFlags,
+  sink: (bytes: Uint8Array) => void,
+): Promise<number> {
+  using log = await openReadOnly(path);
+  const now = out.io.now();
+  const last = new Map<string, number>();
+  const first = await replay(
+    path,
+    log,
+    readProgress(out, flags, "dump 1/2", log.size),
+    (record, offset) => {
+      if (record.command === "flushdb") last.clear();
+      else if (record.command === "set" && record.expiresAt > now) {
+        last.set(record.key, offset);
+      } else last.delete(record.key);
+    },
+  );
+  const encoder = new TextEncoder();
+  let lines: string[] = [];
+  let pending = 0;
+  let written = 0;
+  await replay(
+    path,
+    log,
+    readProgress(out, flags, "dump 2/2", first.validEnd),
+    (record, offset) => {
+      if (offset >= first.validEnd || last.get(record.key) !== offset) return;
+      const line = JSON.stringify({
+        token: record.key,
+        expires: jsonExpiry(record.expiresAt),
+        value: record.value.toBase64(),
+      });
+      lines.push(line);
+      pending += line.length;
+      written++;
+      if (pending > 1 << 20) {
+        sink(encoder.encode(lines.join("\n") + "\n"));
+        lines = [];
+        pending = 0;
+      }
+    },
+  );
+  if (lines.length > 0) sink(encoder.encode(lines.join("\n") + "\n"));
+  const torn = first.fileSize - first.validEnd;
+  if (!flags.quiet) {
+    const note = torn > 0
+      ? ` (last ${torn} bytes are a write in progress, not included)`
+      : "";
+    out.error(`dumped ${formatCount(written)} sessions from ${path}${note}`);
+  }
+  return 0;
+}
+
+const strictDecoder = new TextDecoder("utf-8", { fatal: true });
+
+/** The bytes as text when they are valid UTF-8 without control bytes. */
+function decodeText(bytes: Uint8Array): string | undefined {
+  let text: string;
+  try {
+    text = strictDecoder.decode(bytes);
+  } catch {
+    // Not valid UTF-8: the caller shows base64 instead.
+    return undefined;
+  }
+  // deno-lint-ignore no-control-regex
+  return /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(text) ? undefined : text;
+}
+
+function printStats(out: Output, report: StatsReport, now: number): void {
+  const rows: [string, string][] = [
+    ["file", report.file],
+    ["live sessions", formatCount(report.liveSessions)],
+    ["expired, still in file", formatCount(report.expiredPresent)],
+    [
+      "records",
+      `${formatCount(report.records)} (${formatCount(report.sets)} set, ${
+        formatCount(report.dels)
+      } del, ${formatCount(report.flushes)} flushdb)`,
+    ],
+    ["file bytes", formatBytes(report.fileBytes)],
+    ["after compaction", formatBytes(report.compactedBytes)],
+    [
+      "reclaimable",
+      `${formatBytes(report.reclaimableBytes)} (run "buntstore shrink")`,
+    ],
+    [
+      "oldest expiry",
+      report.oldestExpiry === null
+        ? "-"
+        : formatExpiry(report.oldestExpiry, now),
+    ],
+    [
+      "newest expiry",
+      report.newestExpiry === null
+        ? "-"
+        : formatExpiry(report.newestExpiry, now),
+    ],
+  ];
+  if (report.writeInProgressBytes > 0) {
+    rows.push([
+      "write in progress",
+      `${report.writeInProgressBytes} bytes at the end (an incomplete record)`,
+    ]);
+  }
+  for (const row of table(rows)) out.line(row);
+  out.line();
+  out.line("expires in:");
+  for (const line of histogram(report.expiryHistogram)) out.line(line);
+}

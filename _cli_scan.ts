@@ -1,0 +1,238 @@
+/**
+ * A scan of the whole log that does not stop at the first damaged record:
+ * it notes the damaged byte range and resynchronises on the next record
+ * that parses, so `verify` can describe every damaged spot and
+ * `repair --skip` can keep what follows. Its verdict on the first damaged
+ * record matches the engine's `scanLog`.
+ *
+ * @module
+ */
+
+import {
+  DamagedRecord,
+  INCOMPLETE,
+  type LogRecord,
+  parseRecord,
+} from "./_resp.ts";
+
+/** A run of bytes that holds no readable record. */
+export interface DamagedRange {
+  /** File offset of the first damaged byte. */
+  offset: number;
+  /** Bytes up to the next readable record (or the end of the file). */
+  length: number;
+  /** What was wrong with the record at `offset`. */
+  reason: string;
+}
+
+/** Called for every readable record; `record` is undefined for `*0`. */
+export type OnScannedRecord = (
+  record: LogRecord | undefined,
+  offset: number,
+  bytes: Uint8Array,
+) => void;
+
+/** Options for {@linkcode scanResilient}. */
+export interface ResilientScanOptions {
+  /** File modification time, for legacy `ex` expiries. */
+  mtimeMs: number;
+  /** Called for each readable record; the bytes must be copied to be kept. */
+  onRecord?: OnScannedRecord;
+  /** Called when a damaged range ends, before the record after it. */
+  onDamage?: (range: DamagedRange) => void;
+  /** Called after each read with the bytes consumed so far. */
+  onProgress?: (offset: number) => void;
+  /** Bytes read per call. */
+  chunkSize?: number;
+}
+
+/** What {@linkcode scanResilient} found. */
+export interface ResilientScan {
+  /** Size of the file when scanned. */
+  fileSize: number;
+  /** Readable records, empty ones included. */
+  records: number;
+  /** Damaged ranges, in file order. */
+  damaged: DamagedRange[];
+  /** The incomplete last record (a write in progress or a crash), if any. */
+  torn: { offset: number; length: number } | undefined;
+  /** NUL bytes skipped between records (padding, not damage). */
+  nulBytes: number;
+}
+
+const STAR = 42;
+const LF = 10;
+
+/** Reads every record of `file`, noting damaged ranges and a torn tail. */
+export async function scanResilient(
+  file: Deno.FsFile,
+  options: ResilientScanOptions,
+): Promise<ResilientScan> {
+  const { mtimeMs, onRecord, onProgress } = options;
+  const damage = (range: DamagedRange): void => {
+    result.damaged.push(range);
+    options.onDamage?.(range);
+  };
+  let buf = new Uint8Array(options.chunkSize ?? 1 << 20);
+  let base = 0; // file offset of buf[0]
+  let start = 0; // next unexamined byte in buf
+  let end = 0; // bytes filled in buf
+  let eof = false;
+  const result: ResilientScan = {
+    fileSize: 0,
+    records: 0,
+    damaged: [],
+    torn: undefined,
+    nulBytes: 0,
+  };
+  let damageStart = -1; // file offset while resynchronising, else -1
+  let reason = "";
+  const record: Partial<LogRecord> = {};
+  await file.seek(0, Deno.SeekMode.Start);
+  while (true) {
+    if (damageStart < 0) {
+      while (start < end && buf[start] === 0) {
+        start++;
+        result.nulBytes++;
+      }
+      if (start < end) {
+        let next: number;
+        try {
+          next = parseRecord(buf, start, end, mtimeMs, record);
+        } catch (error) {
+          if (!(error instanceof DamagedRecord)) throw error;
+          damageStart = base + start;
+          reason = error.message;
+          start++;
+          continue;
+        }
+        if (next !== INCOMPLETE) {
+          result.records++;
+          const command = record.command;
+          onRecord?.(
+            command === undefined ? undefined : record as LogRecord,
+            base + start,
+            buf.subarray(start, next),
+          );
+          start = next;
+          continue;
+        }
+        if (eof) {
+          const hidden = findHiddenRecords(buf, start, end, mtimeMs);
+          if (hidden < 0) {
+            result.torn = { offset: base + start, length: end - start };
+            result.fileSize = base + end;
+            return result;
+          }
+          damage({
+            offset: base + start,
+            length: hidden - start,
+            reason: `record length runs past complete records at byte ${
+              base + hidden
+            }`,
+          });
+          start = hidden;
+          continue;
+        }
+      } else if (eof) {
+        result.fileSize = base + end;
+        return result;
+      }
+    } else {
+      const found = resync(buf, start, end, eof, mtimeMs);
+      start = found.at;
+      if (found.record) {
+        damage({
+          offset: damageStart,
+          length: base + start - damageStart,
+          reason,
+        });
+        damageStart = -1;
+        continue;
+      }
+      if (eof) {
+        damage({
+          offset: damageStart,
+          length: base + end - damageStart,
+          reason,
+        });
+        result.fileSize = base + end;
+        return result;
+      }
+    }
+    // Keep the unexamined bytes, growing the buffer when a record needs more.
+    if (start > 0) {
+      buf.copyWithin(0, start, end);
+      base += start;
+      end -= start;
+      start = 0;
+    }
+    if (end === buf.length) {
+      const grown = new Uint8Array(buf.length * 2);
+      grown.set(buf);
+      buf = grown;
+    }
+    const read = await file.read(buf.subarray(end));
+    if (read === null) eof = true;
+    else end += read;
+    onProgress?.(base + start);
+  }
+}
+
+/**
+ * Looks for the next offset from `at` where a non-empty record parses
+ * completely. Returns it with `record: true`, or the offset to keep
+ * reading from (an incomplete candidate, or `end`) with `record: false`.
+ */
+function resync(
+  buf: Uint8Array,
+  at: number,
+  end: number,
+  eof: boolean,
+  mtimeMs: number,
+): { at: number; record: boolean } {
+  const scratch: Partial<LogRecord> = {};
+  for (; at < end; at++) {
+    if (buf[at] !== STAR) continue;
+    let next: number;
+    try {
+      next = parseRecord(buf, at, end, mtimeMs, scratch);
+    } catch (error) {
+      if (error instanceof DamagedRecord) continue; // not a record start
+      throw error;
+    }
+    if (next === INCOMPLETE) {
+      if (eof) continue;
+      return { at, record: false };
+    }
+    if (scratch.command !== undefined) return { at, record: true };
+  }
+  return { at: end, record: false };
+}
+
+/**
+ * The engine's test for an incomplete record at the end of the file: it is
+ * damage rather than a torn write when complete records start after a line
+ * feed inside it. Returns that offset, or -1. Unlike the engine, damage
+ * further on does not hide the complete records before it.
+ */
+function findHiddenRecords(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  mtimeMs: number,
+): number {
+  const scratch: Partial<LogRecord> = {};
+  for (let at = start + 1; at < end; at++) {
+    if (buf[at] !== STAR || buf[at - 1] !== LF) continue;
+    let next: number;
+    try {
+      next = parseRecord(buf, at, end, mtimeMs, scratch);
+    } catch (error) {
+      if (error instanceof DamagedRecord) continue; // not a record boundary
+      throw error;
+    }
+    if (next !== INCOMPLETE) return at;
+  }
+  return -1;
+}
