@@ -7,7 +7,7 @@
  * @module
  */
 
-import { appendAll, type LogFile } from "./aof.ts";
+import { appendAll, LogBrokenError, type LogFile } from "./aof.ts";
 import { RecordWriter } from "./_resp.ts";
 
 /** When a write counts as done. */
@@ -48,6 +48,7 @@ export class WriteQueue {
   #unsynced: Batch[] = [];
   #syncing: Promise<void> | undefined;
   #paused = false;
+  #broken: LogBrokenError | undefined;
 
   /**
    * Creates the queue for an open log.
@@ -73,6 +74,14 @@ export class WriteQueue {
   /** Bytes in the log, including the last batch written. */
   get size(): number {
     return this.#size;
+  }
+
+  /**
+   * Set once a failed write or fsync could not be cut back: the log may
+   * end in a partial record, so the store must not write to it any more.
+   */
+  get broken(): LogBrokenError | undefined {
+    return this.#broken;
   }
 
   /** Whether written bytes are waiting for an fsync. */
@@ -107,6 +116,7 @@ export class WriteQueue {
       appendAll(this.#file, bytes, this.#size);
     } catch (error) {
       this.records.reset();
+      if (error instanceof LogBrokenError) this.#broken = error;
       this.#fail([batch], "write", error);
       return;
     }
@@ -223,11 +233,7 @@ export class WriteQueue {
       this.#file.truncateSync(this.#syncedSize);
       this.#size = this.#syncedSize;
     } catch (truncateError) {
-      this.#onError(
-        new Error(`Cannot cut log back after failed fsync`, {
-          cause: truncateError,
-        }),
-      );
+      this.#broken = new LogBrokenError({ cause: [error, truncateError] });
     }
     this.#fail(batches, "fsync", error);
   }

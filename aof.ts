@@ -154,8 +154,25 @@ export function tempPath(path: string): string {
 }
 
 /**
+ * Thrown when a failed write could not be cut back: the log may end in a
+ * partial record, so nothing more may be appended to it.
+ */
+export class LogBrokenError extends Error {
+  /** Creates it for the failed cut-back. */
+  constructor(options?: ErrorOptions) {
+    super(
+      "Cannot write to log: a failed write could not be cut back; reopen the store",
+      options,
+    );
+    this.name = "LogBrokenError";
+  }
+}
+
+/**
  * Writes all of `bytes` to the end of `file`. On failure it cuts the file
  * back to `sizeBefore`, so no partial record is left, and rethrows.
+ *
+ * @throws {LogBrokenError} When the cut-back fails too.
  */
 export function appendAll(
   file: LogFile,
@@ -171,7 +188,11 @@ export function appendAll(
     // Cut back even when no call reported bytes written: a call that fails
     // may still have put some in the file, and they would become a damaged
     // record in the middle of the log once later writes follow.
-    file.truncateSync(sizeBefore);
+    try {
+      file.truncateSync(sizeBefore);
+    } catch (truncateError) {
+      throw new LogBrokenError({ cause: [error, truncateError] });
+    }
     throw error;
   }
 }

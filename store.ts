@@ -238,6 +238,7 @@ export class BuntStore implements SessionStore, AsyncDisposable {
     assertToken(token);
     assertData(data);
     const expiresAt = expiryMillis(expiry);
+    this.#assertWritable();
     if (expiresAt <= this.#now()) return this.#remove(token);
     const previous = this.#keyspace.set(token, data.slice(), expiresAt);
     const queue = this.#queue;
@@ -255,6 +256,7 @@ export class BuntStore implements SessionStore, AsyncDisposable {
   async delete(token: string): Promise<void> {
     this.#assertOpen();
     assertToken(token);
+    this.#assertWritable();
     return this.#remove(token);
   }
 
@@ -464,6 +466,11 @@ export class BuntStore implements SessionStore, AsyncDisposable {
   #reportError(error: Error): void {
     this.#lastError = error;
     (this.#options.onError ?? console.error)(error);
+  }
+
+  #assertWritable(): void {
+    const broken = this.#queue?.broken;
+    if (broken !== undefined) throw broken;
   }
 
   #assertOpen(): void {

@@ -350,3 +350,43 @@ Deno.test("BuntStore in memory needs no permissions and ignores sync and shrink"
   assert.equal(store.stats().fileBytes, 0);
   assert.equal(store.path, ":memory:");
 });
+
+Deno.test("BuntStore refuses writes once a failed write cannot be cut back", async () => {
+  let failing = false;
+  await using t = await tempStore({
+    onError: () => {},
+    wrapFile: (file) => ({
+      writeSync: (bytes) => {
+        if (!failing) return file.writeSync(bytes);
+        file.writeSync(bytes.subarray(0, 3));
+        throw new Error("disk on fire");
+      },
+      syncData: () => file.syncData(),
+      truncateSync: (size) => {
+        if (failing) throw new Error("cannot truncate");
+        file.truncateSync(size);
+      },
+    }),
+  });
+  const expiry = new Date(Date.now() + HOUR);
+  await t.store.save("kept", encoder.encode("1"), expiry);
+  failing = true;
+  await assert.rejects(
+    t.store.save("lost", encoder.encode("2"), expiry),
+    (error: Error) =>
+      /Cannot write log/.test(error.message) &&
+      (error.cause as Error).name === "LogBrokenError",
+  );
+  failing = false;
+  await assert.rejects(
+    t.store.save("later", encoder.encode("3"), expiry),
+    (error: Error) => error.name === "LogBrokenError",
+  );
+  await assert.rejects(
+    t.store.delete("kept"),
+    (error: Error) => error.name === "LogBrokenError",
+  );
+  assert.equal(await t.store.find("lost"), undefined);
+  assert.equal(text(await t.store.find("kept")), "1");
+  assert.equal(t.store.stats().lastError?.name, "Error");
+});
