@@ -1,0 +1,71 @@
+/**
+ * The HTTP bench's Deno server, one process per target: a bare handler, or
+ * the same handler behind `SessionManager` on one of the bench stores.
+ * Prints `{"port": N}` on its first stdout line once listening.
+ *
+ * Routes: `GET /read` answers the session's counter (a read-only route);
+ * `GET /write` increments it and, on first use, stores 200 bytes of data
+ * (a writing route).
+ *
+ * Usage: deno run -A --unstable-kv bench/_http_server.ts <target> <dir>
+ *
+ * @module
+ */
+
+import { SessionManager } from "../session.ts";
+import { STORE_TARGETS } from "./_stores.ts";
+import { TTL_MS } from "./_common.ts";
+
+/** The data a new session gets on its first write, like a small profile. */
+export const SESSION_DATA = "x".repeat(200);
+
+const [id = "bare", dir = "."] = Deno.args;
+const abort = new AbortController();
+Deno.addSignalListener("SIGTERM", () => abort.abort());
+
+let handler: (req: Request) => Response | Promise<Response>;
+let close = () => Promise.resolve();
+if (id === "bare") {
+  handler = (req) => {
+    const path = new URL(req.url).pathname;
+    if (path === "/read" || path === "/write") return new Response("0");
+    return new Response("Not Found", { status: 404 });
+  };
+} else {
+  const target = STORE_TARGETS.find((t) => t.id === id);
+  if (target === undefined) throw new RangeError(`Unknown target: ${id}`);
+  const store = await target.open(dir);
+  close = () => store.close();
+  const sessions = new SessionManager<{ n: number; data: string }>({
+    store,
+    lifetime: TTL_MS,
+    // Plain http on 127.0.0.1 only: the bench has no TLS.
+    cookie: { secure: false },
+  });
+  handler = sessions.wrap(async (req) => {
+    const path = new URL(req.url).pathname;
+    if (path === "/read") {
+      const session = await sessions.of(req);
+      return new Response(String(session.get("n") ?? 0));
+    }
+    if (path === "/write") {
+      const session = await sessions.of(req);
+      if (!session.has("data")) session.put("data", SESSION_DATA);
+      const n = (session.get("n") ?? 0) + 1;
+      session.put("n", n);
+      return new Response(String(n));
+    }
+    return new Response("Not Found", { status: 404 });
+  });
+}
+
+const server = Deno.serve({
+  hostname: "127.0.0.1",
+  port: 0,
+  signal: abort.signal,
+  onListen({ port }) {
+    console.log(JSON.stringify({ port }));
+  },
+}, handler);
+await server.finished;
+await close();

@@ -1,0 +1,203 @@
+/**
+ * The stores the benchmarks compare, each opened with its documented
+ * durable default, behind one small interface.
+ *
+ * @module
+ */
+
+import { BuntStore, type SyncPolicy } from "../store.ts";
+import { KvStore } from "../kv_store.ts";
+import type { SessionStore } from "../session_store.ts";
+import { SqliteStore } from "./_sqlite_store.ts";
+
+/** A store under test: the session contract plus counting and closing. */
+export interface BenchStore extends SessionStore {
+  /** Live entries, counted by the store itself. */
+  count(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** One contender in the store and HTTP benchmarks. */
+export interface StoreTarget {
+  /** Short id used on the command line (`--only`) and in results. */
+  id: string;
+  /** What the chart and README call it. */
+  label: string;
+  /** What a resolved `save` guarantees, in this configuration. */
+  durability: string;
+  /** Whether data survives a close and reopen (file-backed). */
+  persistent: boolean;
+  /** Needs a time cap on write phases (fsync or commit per write). */
+  slow: boolean;
+  /** Opens (or reopens) the store in `dir`. */
+  open(dir: string): Promise<BenchStore>;
+  /** BuntStore only: the underlying store, for stats and shrink. */
+  bunt?: (store: BenchStore) => BuntStore;
+}
+
+/** A plain `Map` with expiries: the ceiling, no durability at all. */
+export class MapStore implements BenchStore {
+  readonly #map = new Map<string, { data: Uint8Array; expiry: number }>();
+
+  find(token: string): Promise<Uint8Array | undefined> {
+    const entry = this.#map.get(token);
+    if (entry === undefined) return Promise.resolve(undefined);
+    if (entry.expiry <= Date.now()) {
+      this.#map.delete(token);
+      return Promise.resolve(undefined);
+    }
+    return Promise.resolve(entry.data);
+  }
+
+  save(token: string, data: Uint8Array, expiry: Date): Promise<void> {
+    const ms = expiry.getTime();
+    if (ms <= Date.now()) this.#map.delete(token);
+    else this.#map.set(token, { data, expiry: ms });
+    return Promise.resolve();
+  }
+
+  delete(token: string): Promise<void> {
+    this.#map.delete(token);
+    return Promise.resolve();
+  }
+
+  all(): Promise<Map<string, Uint8Array>> {
+    const now = Date.now();
+    const out = new Map<string, Uint8Array>();
+    for (const [k, v] of this.#map) if (v.expiry > now) out.set(k, v.data);
+    return Promise.resolve(out);
+  }
+
+  count(): Promise<number> {
+    return this.all().then((m) => m.size);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+class BuntBench implements BenchStore {
+  constructor(readonly store: BuntStore) {}
+  find(token: string) {
+    return this.store.find(token);
+  }
+  save(token: string, data: Uint8Array, expiry: Date) {
+    return this.store.save(token, data, expiry);
+  }
+  delete(token: string) {
+    return this.store.delete(token);
+  }
+  all() {
+    return this.store.all();
+  }
+  count() {
+    return Promise.resolve(this.store.size);
+  }
+  close() {
+    return this.store.close();
+  }
+}
+
+class SqliteBench extends SqliteStore implements BenchStore {
+  count() {
+    return Promise.resolve(this.size);
+  }
+}
+
+class KvBench implements BenchStore {
+  constructor(readonly store: KvStore) {}
+  find(token: string) {
+    return this.store.find(token);
+  }
+  save(token: string, data: Uint8Array, expiry: Date) {
+    return this.store.save(token, data, expiry);
+  }
+  delete(token: string) {
+    return this.store.delete(token);
+  }
+  all() {
+    return this.store.all();
+  }
+  async count() {
+    return (await this.store.all()).size;
+  }
+  close() {
+    return this.store.close();
+  }
+}
+
+function buntTarget(sync: SyncPolicy, durability: string): StoreTarget {
+  return {
+    id: `bunt-${sync}`,
+    label: `BuntStore sync=${sync}`,
+    durability,
+    persistent: true,
+    slow: sync === "always",
+    async open(dir) {
+      return new BuntBench(
+        await BuntStore.open(`${dir}/sessions.db`, {
+          sync,
+          // The bench measures compaction on its own, with shrink().
+          autoShrinkDisabled: true,
+        }),
+      );
+    },
+    bunt: (store) => (store as BuntBench).store,
+  };
+}
+
+/** Every store target, in chart order. */
+export const STORE_TARGETS: StoreTarget[] = [
+  buntTarget(
+    "everysecond",
+    "written to the OS before save resolves (survives kill -9); fdatasync at most once a second (default)",
+  ),
+  buntTarget(
+    "always",
+    "fdatasync before save resolves; concurrent saves share one fsync",
+  ),
+  buntTarget("never", "written to the OS before save resolves; no fsync"),
+  {
+    id: "sqlite",
+    label: "node:sqlite (WAL, NORMAL)",
+    durability:
+      "committed to the WAL before save resolves (survives kill -9); fsync at checkpoints (journal_mode=WAL, synchronous=NORMAL)",
+    persistent: true,
+    slow: true,
+    open(dir) {
+      return Promise.resolve(new SqliteBench(`${dir}/sessions.sqlite`));
+    },
+  },
+  {
+    id: "kv",
+    label: "Deno KV (local file)",
+    durability:
+      "one atomic commit per save with expireIn (Deno KV's SQLite defaults)",
+    persistent: true,
+    slow: true,
+    async open(dir) {
+      return new KvBench(await KvStore.open(`${dir}/sessions.kv`));
+    },
+  },
+  {
+    id: "map",
+    label: "Map (ceiling)",
+    durability: "none: memory only",
+    persistent: false,
+    slow: false,
+    open() {
+      return Promise.resolve(new MapStore());
+    },
+  },
+];
+
+/** Picks targets by id; all when `only` is empty. */
+export function pickTargets(only: string[]): StoreTarget[] {
+  if (only.length === 0) return STORE_TARGETS;
+  const picked = STORE_TARGETS.filter((t) => only.includes(t.id));
+  if (picked.length === 0) {
+    throw new RangeError(`No store target matches --only ${only.join(",")}`);
+  }
+  return picked;
+}
