@@ -72,6 +72,38 @@ export class SessionEngine {
   }
 
   /**
+   * Returns, without I/O, a fresh state when there is no token, the shared
+   * live state when it is in memory, or `undefined` when the store must be
+   * asked.
+   */
+  peek(token: string | undefined): SessionState | undefined {
+    if (token === undefined) return this.fresh();
+    const key = this.hasher.keyOf(token);
+    const cached = this.#cache.get(key);
+    if (cached === undefined) return undefined;
+    if (!this.#isLive(cached)) {
+      this.#cache.delete(key);
+      return undefined;
+    }
+    // A state listed by iterate() learns its token from the first request
+    // that presents it.
+    if (cached.token === "") cached.token = token;
+    // Re-insert to keep the map in least-recently-used order.
+    this.#cache.delete(key);
+    this.#cache.set(key, cached);
+    return cached;
+  }
+
+  /** Whether `save` would write now. */
+  needsSave(state: SessionState): boolean {
+    if (state.destroyed) return false;
+    if (state.version !== state.savedVersion) return true;
+    const { idleTimeout, touchInterval, now } = this.settings;
+    return idleTimeout > 0 && state.key !== "" &&
+      now() - state.savedAt >= touchInterval;
+  }
+
+  /**
    * Returns the live state for `token`, shared with every other request
    * using it, or a fresh state when the token is missing, unknown or
    * expired: a client's token is never adopted.
@@ -80,20 +112,9 @@ export class SessionEngine {
    */
   async load(token: string | undefined): Promise<SessionState> {
     if (token === undefined) return this.fresh();
+    const known = this.peek(token);
+    if (known !== undefined) return known;
     const key = this.hasher.keyOf(token);
-    const cached = this.#cache.get(key);
-    if (cached !== undefined) {
-      if (this.#isLive(cached)) {
-        // A state listed by iterate() learns its token from the first
-        // request that presents it.
-        if (cached.token === "") cached.token = token;
-        // Re-insert to keep the map in least-recently-used order.
-        this.#cache.delete(key);
-        this.#cache.set(key, cached);
-        return cached;
-      }
-      this.#cache.delete(key);
-    }
     let loading = this.#loading.get(key);
     if (loading === undefined) {
       loading = this.#fetch(token, key);
@@ -167,14 +188,9 @@ export class SessionEngine {
   }
 
   async #saveNow(state: SessionState): Promise<boolean> {
-    if (state.destroyed) return false;
-    const { codec, store, maxBytes, idleTimeout, touchInterval } =
-      this.settings;
+    if (!this.needsSave(state)) return false;
+    const { codec, store, maxBytes } = this.settings;
     const now = this.settings.now();
-    const changed = state.version !== state.savedVersion;
-    const touchDue = idleTimeout > 0 && state.key !== "" &&
-      now - state.savedAt >= touchInterval;
-    if (!changed && !touchDue) return false;
     if (state.key === "") {
       state.token = newToken();
       state.key = this.hasher.keyOf(state.token);

@@ -149,37 +149,47 @@ export class SessionHandle<T extends object> implements Session<T> {
 
   /**
    * Saves what needs saving and returns the `Set-Cookie` value the response
-   * must carry, if any. Called once, when the response is ready.
+   * must carry, if any. Called once, when the response is ready; answers
+   * synchronously when nothing needs saving, the common read-only case.
    */
-  async [FINISH](): Promise<string | undefined> {
+  [FINISH](): string | undefined | Promise<string | undefined> {
     this.#finished = true;
     const state = this.#state;
+    if (this.#engine.needsSave(state)) return this.#saveAndFinish(state);
+    state.users--;
+    return this.#cookie(false);
+  }
+
+  async #saveAndFinish(state: SessionState): Promise<string | undefined> {
     try {
-      const saved = await this.#engine.save(state);
-      const { request, cookie } = this.#context;
-      if (request === undefined) return undefined;
-      const secure = isSecure(cookie, request);
-      if (state.key === "" && !state.destroyed) return undefined;
-      if (state.destroyed) {
-        // Destroyed here or by a concurrent request of the same session.
-        if (this.#browserToken === undefined) return undefined;
-        this.#browserToken = undefined;
-        return deletionCookie(cookie, secure);
-      }
-      if (
-        !saved && this.#status === "unmodified" &&
-        state.token === this.#browserToken
-      ) return undefined;
-      this.#browserToken = state.token;
-      const now = this.#engine.settings.now();
-      return sessionCookie(cookie, secure, state.token, {
-        persistent: state.rememberMe ?? cookie.persist,
-        at: this.#engine.expiresAt(state),
-        now,
-      });
+      return this.#cookie(await this.#engine.save(state));
     } finally {
       state.users--;
     }
+  }
+
+  #cookie(saved: boolean): string | undefined {
+    const state = this.#state;
+    const { request, cookie } = this.#context;
+    if (request === undefined) return undefined;
+    if (state.key === "" && !state.destroyed) return undefined;
+    const secure = isSecure(cookie, request);
+    if (state.destroyed) {
+      // Destroyed here or by a concurrent request of the same session.
+      if (this.#browserToken === undefined) return undefined;
+      this.#browserToken = undefined;
+      return deletionCookie(cookie, secure);
+    }
+    if (
+      !saved && this.#status === "unmodified" &&
+      state.token === this.#browserToken
+    ) return undefined;
+    this.#browserToken = state.token;
+    return sessionCookie(cookie, secure, state.token, {
+      persistent: state.rememberMe ?? cookie.persist,
+      at: this.#engine.expiresAt(state),
+      now: this.#engine.settings.now(),
+    });
   }
 
   /**

@@ -34,7 +34,7 @@
 
 import type { Session, SessionManagerOptions } from "./_session_types.ts";
 import { type CookieSettings, readToken, writeHeaders } from "./_cookie.ts";
-import { SessionEngine } from "./_session_engine.ts";
+import { SessionEngine, type SessionState } from "./_session_engine.ts";
 import { FINISH, SessionHandle } from "./_session_handle.ts";
 import { checkCookieOptions, checkManagerOptions } from "./_session_options.ts";
 
@@ -159,18 +159,27 @@ export class SessionManager<T extends object = Record<string, unknown>> {
    * `onError`.
    */
   of(request: Request): Promise<Session<T>> {
-    let context = this.#contexts.get(request);
-    if (context === undefined) {
-      const created: RequestContext<T> = {
-        promise: this.#load(request),
-        handle: undefined,
-        error: undefined,
-        finalized: false,
-      };
-      created.promise.catch((error) => created.error = error);
-      this.#contexts.set(request, created);
-      context = created;
-    }
+    const known = this.#contexts.get(request);
+    if (known !== undefined) return known.promise;
+    const token = readToken(request.headers.get("cookie"), this.#cookie.name);
+    const state = this.#engine.peek(token);
+    // In memory (or new): no store read and no extra promise hops.
+    const handle = state === undefined
+      ? undefined
+      : this.#handle(state, token, request);
+    const promise: Promise<Session<T>> = handle !== undefined
+      ? Promise.resolve(handle)
+      : this.#engine.load(token).then((loaded) =>
+        context.handle = this.#handle(loaded, token, request)
+      );
+    const context: RequestContext<T> = {
+      promise,
+      handle,
+      error: undefined,
+      finalized: false,
+    };
+    if (handle === undefined) promise.catch((error) => context.error = error);
+    this.#contexts.set(request, context);
     return context.promise;
   }
 
@@ -252,33 +261,33 @@ export class SessionManager<T extends object = Record<string, unknown>> {
     }
   }
 
-  async #load(request: Request): Promise<Session<T>> {
-    const token = readToken(request.headers.get("cookie"), this.#cookie.name);
-    const state = await this.#engine.load(token);
-    const handle = new SessionHandle<T>(this.#engine, state, token, {
+  #handle(
+    state: SessionState,
+    token: string | undefined,
+    request: Request,
+  ): SessionHandle<T> {
+    return new SessionHandle<T>(this.#engine, state, token, {
       request,
       cookie: this.#cookie,
     });
-    const context = this.#contexts.get(request);
-    if (context !== undefined) context.handle = handle;
-    return handle;
   }
 
   /**
    * Returns `null` when the request's session was never used (or already
    * finished), else the `Set-Cookie` value or `undefined` for none.
    */
-  async #finish(request: Request): Promise<string | undefined | null> {
+  #finish(
+    request: Request,
+  ): string | undefined | null | Promise<string | undefined | null> {
     const context = this.#contexts.get(request);
     if (context === undefined || context.finalized) return null;
     context.finalized = true;
-    try {
-      await context.promise;
-    } catch {
+    if (context.handle !== undefined) return context.handle[FINISH]();
+    return context.promise.then(
+      (handle) => (handle as SessionHandle<T>)[FINISH](),
       // The load failure reached the handler, which answered anyway.
-      return null;
-    }
-    return await context.handle![FINISH]();
+      () => null,
+    );
   }
 }
 
