@@ -270,6 +270,12 @@ export class SessionEngine {
       // A state in use stays: evicting it would let a second copy load.
       if (old.users === 0) this.#cache.delete(key);
     }
+    // Handles that are never finished (of() without wrap or finalize) keep
+    // their states "in use"; past twice the bound, memory wins.
+    for (const key of this.#cache.keys()) {
+      if (this.#cache.size <= 2 * this.settings.cacheSize) break;
+      this.#cache.delete(key);
+    }
   }
 
   #forget(state: SessionState): void {

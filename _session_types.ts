@@ -22,7 +22,35 @@ export interface SessionRecord {
   values: Record<string, unknown>;
 }
 
-/** Turns session records into bytes for the store and back. */
+/**
+ * Turns session records into bytes for the store and back.
+ *
+ * @example Wrapping the JSON codec with a version prefix
+ * ```ts
+ * import {
+ *   jsonSessionCodec,
+ *   MemoryStore,
+ *   type SessionCodec,
+ *   SessionManager,
+ * } from "@x/buntstore";
+ * import assert from "node:assert/strict";
+ *
+ * const versioned: SessionCodec = {
+ *   encode: (record) => new Uint8Array([1, ...jsonSessionCodec.encode(record)]),
+ *   decode(data) {
+ *     if (data[0] !== 1) throw new TypeError("Unknown session version");
+ *     return jsonSessionCodec.decode(data.subarray(1));
+ *   },
+ * };
+ * await using store = new MemoryStore();
+ * const sessions = new SessionManager({ store, codec: versioned });
+ * const session = await sessions.of(new Request("https://example.com/"));
+ * session.put("user", "ada");
+ * await session.commit();
+ * const [bytes] = (await store.all()).values();
+ * assert.equal(bytes![0], 1);
+ * ```
+ */
 export interface SessionCodec {
   /**
    * Encodes a record.
@@ -178,6 +206,35 @@ export interface SessionManagerOptions {
  *
  * Concurrent requests of one session share its data, so a change made
  * without an `await` between reading and writing is never lost.
+ *
+ * @typeParam T The shape of the session's values.
+ *
+ * @example Flash messages with pop
+ * ```ts
+ * import { MemoryStore, SessionManager } from "@x/buntstore";
+ * import assert from "node:assert/strict";
+ *
+ * await using store = new MemoryStore();
+ * const sessions = new SessionManager<{ flash: string }>({ store });
+ * const handler = sessions.wrap(async (req) => {
+ *   const session = await sessions.of(req);
+ *   if (req.method === "POST") {
+ *     session.put("flash", "Saved!");
+ *     return new Response("ok");
+ *   }
+ *   return new Response(session.pop("flash") ?? "");
+ * });
+ *
+ * const post = await handler(
+ *   new Request("https://example.com/", { method: "POST" }),
+ * );
+ * await post.body?.cancel();
+ * const cookie = post.headers.get("set-cookie")!.split(";")[0]!;
+ * const get = () =>
+ *   handler(new Request("https://example.com/", { headers: { cookie } }));
+ * assert.equal(await (await get()).text(), "Saved!");
+ * assert.equal(await (await get()).text(), "");
+ * ```
  */
 export interface Session<T extends object = Record<string, unknown>> {
   /** `"unmodified"`, `"modified"` or `"destroyed"` by this request. */

@@ -302,3 +302,38 @@ Deno.test("SessionManager works end to end through Deno.serve with a cookie jar"
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("Session.commit() after the headers left refuses to create a cookie nobody receives", async () => {
+  const clock = new Clock();
+  await using store = spyStore(clock);
+  const sessions = new SessionManager<Data>({ store, now: clock.now });
+  let session: Awaited<ReturnType<typeof sessions.of>> | undefined;
+  const handler = sessions.wrap(async (req) => {
+    session = await sessions.of(req);
+    return new Response("ok");
+  });
+  await text(await handler(get("/")));
+  session!.put("n", 1);
+  await assert.rejects(session!.commit(), /token changed after the response/);
+  assert.equal(store.saves, 0);
+  await assert.rejects(session!.destroy(), /headers were already sent/);
+});
+
+Deno.test("SessionManager.wrap() returns the handler's own answer to a load failure", async () => {
+  const clock = new Clock();
+  await using store = spyStore(clock);
+  const sessions = new SessionManager<Data>({ store, now: clock.now });
+  const handler = sessions.wrap(async (req) => {
+    try {
+      await sessions.of(req);
+      return new Response("loaded");
+    } catch {
+      return new Response("degraded", { status: 503 });
+    }
+  });
+  store.fail = "find";
+  const response = await handler(get("/", `session=${"a".repeat(43)}`));
+  assert.equal(response.status, 503);
+  assert.equal(await response.text(), "degraded");
+  assert.equal(response.headers.get("set-cookie"), null);
+});
