@@ -309,6 +309,14 @@ Deno.test("BuntStore.open() throws CorruptLogError at a damaged record and leave
       patch(log, fourth, "$3\r\nset", "$300\r\nset"),
       fourth,
     ],
+    [
+      "length running to EOF past complete records and more damage",
+      concat(
+        patch(log, second, "$5\r\n22222", "$9999\r\n22222"),
+        bytes("garbage\r\n"),
+      ),
+      second,
+    ],
     ["garbage as the last record", concat(log, bytes("hello\r\n")), log.length],
     ["damage in the last record", patch(log, fifth, "*5", "#5"), fifth],
   ];
