@@ -339,8 +339,10 @@ function rejectHiddenRecords(
         pos = next;
       }
     } catch (error) {
-      if (error instanceof DamagedRecord) continue; // not a record boundary
-      throw error;
+      if (!(error instanceof DamagedRecord)) throw error;
+      // Damage right at `at`: not a record boundary. Damage after complete
+      // records still proves they are real, and cutting would lose them.
+      if (complete === 0) continue;
     }
     if (complete > 0) {
       throw new CorruptLogError(

@@ -138,17 +138,16 @@ function refRecord(b: Uint8Array, p: number, mtimeMs: number): Outcome {
 function hidesRecords(b: Uint8Array, start: number): boolean {
   for (let at = start + 1; at < b.length; at++) {
     if (b[at] !== 0x2a || b[at - 1] !== 0x0a) continue;
+    // Complete records from here on, until the bytes end or are damaged.
     let q = at;
     let complete = 0;
-    let damaged = false;
     while (q < b.length) {
       const outcome = refRecord(b, q, 0);
-      if (outcome.kind === "damaged") damaged = true;
       if (outcome.kind !== "complete") break;
       complete++;
       q = outcome.next;
     }
-    if (!damaged && complete > 0) return true;
+    if (complete > 0) return true;
   }
   return false;
 }
