@@ -278,6 +278,18 @@ export class SessionEngine {
     }
   }
 
+  /**
+   * Ends one request's use of `state`. A store that other processes write
+   * to must be read again next time, so an unused state is dropped.
+   */
+  release(state: SessionState): void {
+    state.users--;
+    if (
+      state.users === 0 && this.settings.store.shared === true &&
+      state.key !== "" && this.#cache.get(state.key) === state
+    ) this.#cache.delete(state.key);
+  }
+
   #forget(state: SessionState): void {
     if (state.key !== "" && this.#cache.get(state.key) === state) {
       this.#cache.delete(state.key);

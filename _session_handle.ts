@@ -156,7 +156,7 @@ export class SessionHandle<T extends object> implements Session<T> {
     this.#finished = true;
     const state = this.#state;
     if (this.#engine.needsSave(state)) return this.#saveAndFinish(state);
-    state.users--;
+    this.#engine.release(state);
     return this.#cookie(false);
   }
 
@@ -164,7 +164,7 @@ export class SessionHandle<T extends object> implements Session<T> {
     try {
       return this.#cookie(await this.#engine.save(state));
     } finally {
-      state.users--;
+      this.#engine.release(state);
     }
   }
 
@@ -199,7 +199,7 @@ export class SessionHandle<T extends object> implements Session<T> {
   #writable(): SessionState {
     if (this.#state.destroyed) {
       this.#assertCookieCanChange("start a new session");
-      this.#state.users--;
+      this.#engine.release(this.#state);
       this.#state = this.#engine.fresh();
       this.#state.users++;
     }

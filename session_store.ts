@@ -50,4 +50,11 @@ export interface SessionStore {
   delete(token: string): Promise<void>;
   /** Returns every live entry. Stores that cannot list may omit it. */
   all?(): Promise<Map<string, Uint8Array>>;
+  /**
+   * Whether other processes may change the entries (Redis, Deno KV). The
+   * session manager then keeps a session in memory only while requests use
+   * it, and reads the store again for the next request, instead of
+   * trusting a copy that another server may have changed.
+   */
+  readonly shared?: boolean;
 }

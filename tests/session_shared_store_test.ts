@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { MemoryStore, SessionManager, type SessionStore } from "@x/buntstore";
+import { cookiePair, get, text } from "./_session_helpers.ts";
+
+/** Two managers on one store stand for two servers sharing Redis. */
+function twoServers(shared: boolean) {
+  const memory = new MemoryStore();
+  const store: SessionStore = {
+    shared,
+    find: (token) => memory.find(token),
+    save: (token, data, expiry) => memory.save(token, data, expiry),
+    delete: (token) => memory.delete(token),
+  };
+  const servers = [0, 1].map(() => {
+    const sessions = new SessionManager<{ user: string }>({ store });
+    return sessions.wrap(async (request) => {
+      const session = await sessions.of(request);
+      const user = new URL(request.url).searchParams.get("user");
+      if (user !== null) session.put("user", user);
+      return new Response(session.get("user") ?? "nobody");
+    });
+  });
+  return { servers, memory };
+}
+
+Deno.test("SessionManager re-reads a shared store, so another server's change is seen", async () => {
+  const { servers: [a, b], memory } = twoServers(true);
+  try {
+    const login = await a!(get("/?user=ada"));
+    await text(login);
+    const cookie = cookiePair(login)!;
+    assert.equal(await text(await b!(get("/", cookie))), "ada");
+    await text(await b!(get("/?user=bob", cookie)));
+    assert.equal(await text(await a!(get("/", cookie))), "bob");
+  } finally {
+    await memory.close();
+  }
+});
+
+Deno.test("SessionManager keeps sessions of a store it owns in memory", async () => {
+  const { servers: [a, b], memory } = twoServers(false);
+  try {
+    const login = await a!(get("/?user=ada"));
+    await text(login);
+    const cookie = cookiePair(login)!;
+    await text(await b!(get("/?user=bob", cookie)));
+    // Without `shared`, server a trusts its copy: the reason the flag exists.
+    assert.equal(await text(await a!(get("/", cookie))), "ada");
+  } finally {
+    await memory.close();
+  }
+});
