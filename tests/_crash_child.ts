@@ -90,18 +90,18 @@ if (mode === "try") {
     }
     await store.close();
   } else {
-    if (mode === "shrink" && store.size < 20_000) {
+    if (mode === "shrink" && store.size < 10_000) {
       // Enough data that a compaction takes a while.
       const saves = [];
       const from = store.size;
-      for (let i = from; i < 20_000; i++) {
+      for (let i = from; i < 10_000; i++) {
         const token = `fill-${i}`;
         saves.push(
           store.save(token, valueOf(token), new Date(Date.now() + HOUR)),
         );
       }
       await Promise.all(saves);
-      print(`filled ${from} 20000`);
+      print(`filled ${from} 10000`);
     }
     print("ready");
     const work: Promise<never>[] = [];

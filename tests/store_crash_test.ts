@@ -204,7 +204,7 @@ for (const sync of ["everysecond", "always", "never"] as const) {
 
 Deno.test("BuntStore.shrink() killed at random moments leaves a log with all acknowledged data", async () => {
   const seed = seedFromEnv();
-  const rounds = 8;
+  const rounds = 6;
   const summary = await crashRounds("shrink", "everysecond", rounds, seed);
   console.log(
     `seed ${seed}: ${rounds} SIGKILLs during writes and compactions ` +
