@@ -138,7 +138,8 @@ back to its size before the load. Expired entries are skipped.
         return loadCommand(out, path!, out.io.stdin(), flags(values));
       }
       const input = await Deno.open(values.in, { read: true });
-      return loadCommand(out, path!, input.readable, flags(values));
+      const { size } = await input.stat();
+      return loadCommand(out, path!, input.readable, flags(values), size);
     },
   },
   bench: {

@@ -41,7 +41,7 @@ export function renderProgress(frame: ProgressFrame): string {
     `${formatBytes(Math.round(rate))}/s ETA ${eta}`;
   const room = frame.columns - label.length - tail.length - 5;
   if (room < 10) return `${label} ${tail}`.slice(0, Math.max(frame.columns, 0));
-  const width = Math.min(room, 40);
+  const width = Math.min(room, 30);
   const filled = Math.round(ratio * width);
   const bar = "#".repeat(filled) + "-".repeat(width - filled);
   return `${label} [${bar}] ${tail}`;
@@ -57,6 +57,8 @@ export interface ProgressOptions {
   label: string;
   /** Terminal columns. */
   columns?: number;
+  /** The clock in milliseconds; tests inject their own. */
+  now?: () => number;
 }
 
 const encoder = new TextEncoder();
@@ -66,7 +68,8 @@ export class Progress {
   readonly #write: (bytes: Uint8Array) => void;
   readonly #enabled: boolean;
   readonly #options: ProgressOptions;
-  readonly #start = performance.now();
+  readonly #now: () => number;
+  readonly #start: number;
   #lastDraw = -Infinity;
   #drawn = false;
 
@@ -75,12 +78,14 @@ export class Progress {
     this.#write = write;
     this.#options = options;
     this.#enabled = options.enabled && options.total >= PROGRESS_MIN_BYTES;
+    this.#now = options.now ?? (() => performance.now());
+    this.#start = this.#now();
   }
 
   /** Reports `done` bytes; redraws when the last draw is old enough. */
   update(done: number): void {
     if (!this.#enabled) return;
-    const now = performance.now();
+    const now = this.#now();
     if (now - this.#lastDraw < REDRAW_MS) return;
     this.#lastDraw = now;
     this.#drawn = true;
@@ -104,7 +109,9 @@ export class Progress {
 /** Terminal width of stderr, or 80 when unknown. */
 export function terminalColumns(): number {
   try {
-    return Deno.consoleSize().columns;
+    const { columns } = Deno.consoleSize();
+    // A pseudo-terminal without a size (as under `script`) reports 0.
+    return columns >= 20 ? columns : 80;
   } catch {
     // Not a terminal (or no console at all): fall back to a common width.
     return 80;

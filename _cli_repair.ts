@@ -198,6 +198,8 @@ async function rewriteWithout(
     const swapped = await temp.commit();
     committed = true;
     swapped.close();
+    // The rename must survive a power cut before we report success.
+    await syncDirectory(parentOf(path));
     return temp.size;
   } finally {
     if (!committed) await temp.discard();

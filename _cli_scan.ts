@@ -213,7 +213,7 @@ function resync(
 /**
  * The engine's test for an incomplete record at the end of the file: it is
  * damage rather than a torn write when complete records start after a line
- * feed inside it. Returns that offset, or -1. Unlike the engine, damage
+ * feed inside it. Returns that offset, or -1. As in the engine, damage
  * further on does not hide the complete records before it.
  */
 function findHiddenRecords(

@@ -9,7 +9,7 @@ import { appendAll, scanLog } from "./aof.ts";
 import { RecordWriter } from "./_resp.ts";
 import { assertToken } from "./_validate.ts";
 import { explain, lockForChange, openStoreForChange } from "./_cli_lock.ts";
-import type { ReportFlags } from "./_cli_read.ts";
+import { readProgress, type ReportFlags } from "./_cli_read.ts";
 import {
   CliError,
   formatBytes,
@@ -92,6 +92,7 @@ export async function loadCommand(
   path: string,
   input: ReadableStream<Uint8Array>,
   flags: ReportFlags,
+  inputBytes = 0,
 ): Promise<number> {
   await using lock = await lockForChange(path, "load into", true);
   const { file } = lock;
@@ -117,8 +118,9 @@ export async function loadCommand(
   let loaded = 0;
   let expired = 0;
   let lineNumber = 0;
+  const progress = readProgress(out, flags, "load", inputBytes);
   try {
-    for await (const line of lines(input)) {
+    for await (const line of lines(input, (read) => progress.update(read))) {
       lineNumber++;
       if (line.trim() === "") continue;
       const entry = parseEntry(line, lineNumber);
@@ -136,8 +138,10 @@ export async function loadCommand(
     }
     appendAll(file, records.view(), size);
     size += records.length;
+    progress.finish();
     await file.syncData();
   } catch (error) {
+    progress.finish();
     await file.truncate(sizeBefore);
     await file.syncData();
     if (error instanceof CliError) {
@@ -216,10 +220,13 @@ export function parseEntry(line: string, lineNumber: number): DumpEntry {
 /** Splits a byte stream into lines without holding more than one chunk. */
 async function* lines(
   input: ReadableStream<Uint8Array>,
+  onRead: (bytes: number) => void,
 ): AsyncGenerator<string> {
   const decoder = new TextDecoder();
   let rest = "";
+  let read = 0;
   for await (const chunk of input) {
+    onRead(read += chunk.length);
     const text = rest + decoder.decode(chunk, { stream: true });
     const parts = text.split("\n");
     rest = parts.pop()!;

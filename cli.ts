@@ -75,9 +75,13 @@ export async function main(
   const [name, ...rest] = args;
   let command = "";
   try {
-    if (name === undefined || name === "--help" || name === "-h") {
+    if (name === undefined) {
+      out.error(mainHelp());
+      return EXIT_USAGE;
+    }
+    if (name === "--help" || name === "-h") {
       out.line(mainHelp());
-      return name === undefined ? EXIT_USAGE : EXIT_OK;
+      return EXIT_OK;
     }
     if (name === "help") {
       const topic = rest[0];

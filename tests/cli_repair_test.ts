@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { BuntStore } from "../store.ts";
+import { CorruptLogError } from "../errors.ts";
 import {
   bytes,
   concat,
@@ -182,4 +184,32 @@ Deno.test("repair handles a length that runs past later records, and damage at e
   }]);
   assert.equal((await run(["repair", "-q", path])).code, 0);
   assert.deepEqual(await Deno.readFile(path), rest);
+});
+
+Deno.test("verify flags a length running over complete records even when damage follows them", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.dir}/s.db`;
+  const good = soundLog(2);
+  const runaway = bytes("*3\r\n$3\r\nset\r\n$1\r\nk\r\n$99999\r\nv\r\n");
+  const middle = soundLog(3);
+  const bogus = bytes("*2\r\n$3\r\nxyz\r\n$1\r\nk\r\n");
+  await Deno.writeFile(path, concat([good, runaway, middle, bogus]));
+  // The engine agrees (before e854268 it cut this as a torn tail).
+  await assert.rejects(
+    BuntStore.open(path),
+    (error) => error instanceof CorruptLogError && error.offset === good.length,
+  );
+  const report = json(await run(["verify", "--json", path]));
+  assert.equal(report.ok, false);
+  assert.deepEqual(
+    (report.damaged as { offset: number; length: number }[]).map((
+      { offset, length },
+    ) => [offset, length]),
+    [
+      [good.length, runaway.length],
+      [good.length + runaway.length + middle.length, bogus.length],
+    ],
+  );
+  await run(["repair", "--skip", "-q", path]);
+  assert.deepEqual(await Deno.readFile(path), concat([good, middle]));
 });

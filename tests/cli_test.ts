@@ -406,3 +406,25 @@ Deno.test("stats, get and dump refuse a damaged log with a repair hint", async (
     assert.equal(result.stderr.trim().split("\n").length, 1);
   }
 });
+
+Deno.test("del, shrink and load refuse a damaged log and leave it alone", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.dir}/s.db`;
+  const log = soundLog(5);
+  log[40] = 0x58;
+  await Deno.writeFile(path, log);
+  for (
+    const args of [["del", path, "tok1"], ["shrink", path], ["load", path]]
+  ) {
+    const result = await run(args);
+    assert.equal(result.code, 1, args[0]);
+    assert.match(
+      result.stderr,
+      /damaged record at byte \d+: .*: run "buntstore repair .*" first\n$/,
+    );
+    assert.deepEqual(await Deno.readFile(path), log);
+  }
+  const directory = await run(["shrink", tmp.dir]);
+  assert.equal(directory.code, 1);
+  assert.match(directory.stderr, /not a regular file/);
+});
