@@ -1,0 +1,265 @@
+/**
+ * `deno task bench`: the store, HTTP and scale benchmarks in one run (so
+ * the ratios hold on a noisy machine), written to
+ * `bench/results/<date>.json` with machine info and drawn to
+ * `docs/bench.svg`. With `--quick` (1/10 scale) the files are
+ * `bench/results/<date>-quick.json` and `.svg`, ignored by git.
+ *
+ * Usage: deno run -A --unstable-kv bench/all.ts [--quick] [--runs 3]
+ *        [--scale N] [--only ids] [--out results.json]
+ *
+ * @module
+ */
+
+import { fileURLToPath } from "node:url";
+import { type Bar, type BarKind, type Panel, renderChart } from "./_chart.ts";
+import {
+  type BenchFlags,
+  fmtRate,
+  type MachineInfo,
+  machineInfo,
+  parseFlags,
+  today,
+} from "./_common.ts";
+import { pickTargets } from "./_stores.ts";
+import {
+  PHASES,
+  runStoreBench,
+  type StoreBenchConfig,
+  storeConfig,
+  type StoreResult,
+} from "./store_bench.ts";
+import {
+  HTTP_TARGETS,
+  type HttpBenchConfig,
+  httpConfig,
+  type HttpResult,
+  runHttpBench,
+} from "./http_bench.ts";
+import { runScaleBench, type ScaleResult, scaleSizes } from "./scale_bench.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/** Everything one `deno task bench` run measured. */
+export interface BenchReport {
+  date: string;
+  quick: boolean;
+  seconds: number;
+  machine: MachineInfo;
+  config: { store: StoreBenchConfig; http: HttpBenchConfig };
+  store: StoreResult[];
+  http: HttpResult[];
+  scale: ScaleResult[];
+  targets: TargetCheck[];
+}
+
+/** One target of issues 3 and 5, with the measured ratio. */
+export interface TargetCheck {
+  target: string;
+  ratio: number;
+  required: number;
+  met: boolean;
+}
+
+/** Runs all three parts; each part may be narrowed with `--only`. */
+export async function runAll(flags: BenchFlags): Promise<BenchReport> {
+  const started = performance.now();
+  const machine = await machineInfo();
+  const storeCfg = storeConfig(flags);
+  const httpCfg = httpConfig(flags);
+  const only = flags.only;
+  const storeOnly = only.filter((id) => pickTargetsSafe(id));
+  const httpOnly = only.filter((id) => HTTP_TARGETS.some((t) => t.id === id));
+
+  console.log(
+    `## Store: ${storeCfg.sessions} sessions, ${storeCfg.runs} runs`,
+  );
+  const store = only.length > 0 && storeOnly.length === 0
+    ? []
+    : await runStoreBench(pickTargets(storeOnly), storeCfg);
+  console.log(`## HTTP: wrk -c${httpCfg.connections}, ${httpCfg.seconds} s`);
+  const http = only.length > 0 && httpOnly.length === 0
+    ? []
+    : await runHttpBench(
+      httpOnly.length > 0
+        ? HTTP_TARGETS.filter((t) => httpOnly.includes(t.id))
+        : HTTP_TARGETS,
+      httpCfg,
+    );
+  console.log("## Scale");
+  const scale = only.length > 0 && !only.includes("scale")
+    ? []
+    : await runScaleBench(
+      scaleSizes((flags.quick ? 10 : 1) * flags.scale),
+      flags.runs,
+    );
+  const report: BenchReport = {
+    date: new Date().toISOString(),
+    quick: flags.quick,
+    seconds: Math.round((performance.now() - started) / 100) / 10,
+    machine,
+    config: { store: storeCfg, http: httpCfg },
+    store,
+    http,
+    scale,
+    targets: checkTargets(store, http),
+  };
+  for (const t of report.targets) {
+    console.log(
+      `${t.met ? "met   " : "MISSED"} ${t.target}: ${t.ratio.toFixed(2)}x` +
+        ` (needs ${t.required}x)`,
+    );
+  }
+  return report;
+}
+
+function pickTargetsSafe(id: string): boolean {
+  try {
+    pickTargets([id]);
+    return true;
+  } catch (error) {
+    // pickTargets throws RangeError for ids of other parts: not a store.
+    if (error instanceof RangeError) return false;
+    throw error;
+  }
+}
+
+/** Compares the measured ratios with the targets of issues 3 and 5. */
+export function checkTargets(
+  store: StoreResult[],
+  http: HttpResult[],
+): TargetCheck[] {
+  const out: TargetCheck[] = [];
+  const s = (id: string) => store.find((r) => r.id === id);
+  const h = (id: string) => http.find((r) => r.id === id);
+  const add = (target: string, a?: number, b?: number, required = 1) => {
+    if (a === undefined || b === undefined || !(b > 0)) return;
+    out.push({ target, ratio: a / b, required, met: a / b >= required });
+  };
+  const bunt = s("bunt-everysecond");
+  for (const phase of ["seqSave", "concSave"] as const) {
+    add(
+      `BuntStore ${phase} vs node:sqlite`,
+      bunt?.rates[phase].median,
+      s("sqlite")?.rates[phase].median,
+      5,
+    );
+    add(
+      `BuntStore ${phase} vs Deno KV`,
+      bunt?.rates[phase].median,
+      s("kv")?.rates[phase].median,
+      50,
+    );
+  }
+  add(
+    "BuntStore find vs node:sqlite",
+    bunt?.rates.find.median,
+    s("sqlite")?.rates.find.median,
+    5,
+  );
+  for (const phase of ["mixed", "delete"] as const) {
+    for (const peer of ["sqlite", "kv"]) {
+      add(
+        `BuntStore ${phase} vs ${peer}`,
+        bunt?.rates[phase].median,
+        s(peer)?.rates[phase].median,
+      );
+    }
+  }
+  const ours = h("bunt-everysecond");
+  add(
+    "HTTP read route vs bare handler",
+    ours?.rps.read.median,
+    h("bare")?.rps.read.median,
+    0.85,
+  );
+  add(
+    "HTTP writing route vs bare handler",
+    ours?.rps.write.median,
+    h("bare")?.rps.write.median,
+    0.7,
+  );
+  for (const peer of ["express-memorystore", "express-file"]) {
+    for (const route of ["read", "write"] as const) {
+      add(
+        `HTTP ${route} vs ${peer}`,
+        ours?.rps[route].median,
+        h(peer)?.rps[route].median,
+      );
+    }
+  }
+  return out;
+}
+
+/** Builds the chart's panels from a report. */
+export function chartPanels(report: BenchReport): Panel[] {
+  const storeKind = (id: string): BarKind =>
+    id.startsWith("bunt-") ? "ours" : id === "map" ? "ceiling" : "peer";
+  const httpKind = (id: string): BarKind =>
+    id.startsWith("bunt-")
+      ? "ours"
+      : id === "bare" || id === "map"
+      ? "ceiling"
+      : "peer";
+  const titles: Record<typeof PHASES[number], string> = {
+    seqSave: "Sequential save",
+    concSave: "64 concurrent saves",
+    find: "Find",
+    mixed: "90% find / 10% save",
+    delete: "Delete",
+  };
+  const panels: Panel[] = PHASES.map((phase) => ({
+    title: `Store: ${titles[phase]}`,
+    unit: "ops/s, median",
+    bars: report.store.map((r): Bar => ({
+      label: r.label,
+      value: r.rates[phase].median,
+      kind: storeKind(r.id),
+    })),
+  }));
+  for (const route of ["read", "write"] as const) {
+    panels.push({
+      title: `HTTP: ${route === "read" ? "read-only" : "writing"} route`,
+      unit: "req/s, median",
+      bars: report.http.map((r): Bar => ({
+        label: r.label,
+        value: r.rps[route].median,
+        kind: httpKind(r.id),
+      })),
+    });
+  }
+  return panels.filter((p) => p.bars.length > 0);
+}
+
+if (import.meta.main) {
+  const flags = parseFlags(Deno.args);
+  const report = await runAll(flags);
+  const name = `${today()}${flags.quick ? "-quick" : ""}`;
+  const json = flags.out ?? `${ROOT}bench/results/${name}.json`;
+  const svg = flags.out !== undefined
+    ? flags.out.replace(/\.json$/, "") + ".svg"
+    : flags.quick
+    ? `${ROOT}bench/results/${name}.svg`
+    : `${ROOT}docs/bench.svg`;
+  await Deno.mkdir(`${ROOT}bench/results`, { recursive: true });
+  await Deno.writeTextFile(json, JSON.stringify(report, null, 2) + "\n");
+  const m = report.machine;
+  await Deno.writeTextFile(
+    svg,
+    renderChart({
+      title: "@x/buntstore: BuntStore beside the stores people pick instead",
+      subtitle: `${m.cpu}, ${m.cores} cores; Deno ${m.deno}, Node ${m.node};` +
+        ` ${report.date.slice(0, 10)}` +
+        `${report.quick ? " (--quick, 1/10 scale)" : ""}; ` +
+        `median of ${flags.runs} runs`,
+      panels: chartPanels(report),
+    }),
+  );
+  console.log(
+    `Wrote ${json} and ${svg} in ${report.seconds} s` +
+      ` (store ${report.store.length}, http ${report.http.length},` +
+      ` scale ${report.scale.length}); peak ${
+        fmtRate(Math.max(0, ...report.http.map((r) => r.rps.read.max)))
+      } req/s`,
+  );
+}

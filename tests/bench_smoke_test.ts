@@ -1,0 +1,200 @@
+// Smoke tests of the benchmark harness at tiny scale: the pieces run, and
+// their result checks can fail. No test judges a time.
+
+import assert from "node:assert/strict";
+import { BenchCheckError, summarize } from "../bench/_common.ts";
+import {
+  type BenchStore,
+  MapStore,
+  STORE_TARGETS,
+  type StoreTarget,
+} from "../bench/_stores.ts";
+import { PHASES, runStoreBench } from "../bench/store_bench.ts";
+import { parseWrk, runHttpBench } from "../bench/http_bench.ts";
+import { runScaleBench } from "../bench/scale_bench.ts";
+import { renderChart, usesLogScale } from "../bench/_chart.ts";
+import { checkTargets } from "../bench/all.ts";
+
+const TINY = { sessions: 300, slowCapMs: 50, runs: 1, concurrency: 8 };
+const quiet = () => {};
+
+async function hasWrk(): Promise<boolean> {
+  try {
+    await new Deno.Command("wrk", { args: ["-v"] }).output();
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+const WRK = await hasWrk();
+if (!WRK) {
+  console.warn("Skipping the HTTP bench smoke test: wrk is not installed");
+}
+
+function target(id: string): StoreTarget {
+  const found = STORE_TARGETS.find((t) => t.id === id);
+  assert.ok(found, id);
+  return found;
+}
+
+/** A store that silently drops every 7th save: fast and wrong. */
+class LossyStore extends MapStore {
+  #saves = 0;
+  override save(token: string, data: Uint8Array, expiry: Date) {
+    if (++this.#saves % 7 === 0) return Promise.resolve();
+    return super.save(token, data, expiry);
+  }
+}
+
+Deno.test("runStoreBench() measures every phase on BuntStore, sqlite and Map", async () => {
+  const results = await runStoreBench(
+    [target("bunt-everysecond"), target("sqlite"), target("map")],
+    TINY,
+    quiet,
+  );
+  assert.equal(results.length, 3);
+  for (const result of results) {
+    for (const phase of PHASES) {
+      assert.ok(result.rates[phase].median > 0, `${result.id} ${phase}`);
+      assert.ok(result.ops[phase] > 0, `${result.id} ${phase} ops`);
+    }
+  }
+  const bunt = results[0]!;
+  assert.equal(bunt.reopen?.sessions, TINY.sessions);
+  assert.ok(bunt.shrink !== undefined && bunt.shrink.afterBytes > 0);
+  assert.equal(results[2]!.reopen, undefined);
+});
+
+Deno.test("runStoreBench() rejects a store that loses saves", async () => {
+  const lossy: StoreTarget = {
+    ...target("map"),
+    id: "lossy",
+    open: () => Promise.resolve(new LossyStore() as BenchStore),
+  };
+  await assert.rejects(
+    runStoreBench([lossy], TINY, quiet),
+    BenchCheckError,
+  );
+});
+
+Deno.test("runStoreBench() rejects a store whose count is wrong", async () => {
+  const miscounting: StoreTarget = {
+    ...target("map"),
+    id: "miscount",
+    open() {
+      const store = new MapStore();
+      store.count = () => Promise.resolve(0);
+      return Promise.resolve(store);
+    },
+  };
+  await assert.rejects(
+    runStoreBench([miscounting], TINY, quiet),
+    /counts 0 sessions/,
+  );
+});
+
+Deno.test({
+  name: "runHttpBench() loads bare and BuntStore servers with wrk",
+  ignore: !WRK,
+}, async () => {
+  const results = await runHttpBench(
+    [
+      { id: "bare", label: "bare", runtime: "deno", sessions: false },
+      {
+        id: "bunt-everysecond",
+        label: "BuntStore",
+        runtime: "deno",
+        sessions: true,
+      },
+    ],
+    {
+      runs: 1,
+      seconds: 1,
+      warmupSeconds: 1,
+      warmupRead: false,
+      connections: 4,
+      cookies: 8,
+    },
+    quiet,
+  );
+  assert.deepEqual(results.map((r) => r.id), ["bare", "bunt-everysecond"]);
+  for (const r of results) {
+    assert.ok(r.rps.read.median > 0 && r.rps.write.median > 0, r.id);
+  }
+  assert.ok(results[1]!.writeRequests > 0);
+});
+
+Deno.test("parseWrk() rejects error answers and socket errors", () => {
+  const ok = "  Latency   1.20ms  0.5ms  9ms  90%\n" +
+    "  1000 requests in 1.00s, 100KB read\nRequests/sec:   1000.00\n";
+  assert.deepEqual(parseWrk(ok), {
+    rps: 1000,
+    requests: 1000,
+    latencyMs: 1.2,
+  });
+  assert.throws(
+    () => parseWrk(ok + "  Non-2xx or 3xx responses: 5\n"),
+    BenchCheckError,
+  );
+  assert.throws(
+    () => parseWrk(ok + "  Socket errors: connect 0, read 3\n"),
+    BenchCheckError,
+  );
+  assert.throws(() => parseWrk("garbage"), BenchCheckError);
+});
+
+Deno.test("runScaleBench() reopens, weighs and shrinks a small store", async () => {
+  const [result] = await runScaleBench([2000], 1, quiet);
+  assert.ok(result !== undefined);
+  assert.equal(result.sessions, 2000);
+  assert.ok(result.fileBytes > 2000 * 256);
+  assert.ok(result.heapBytesPerSession.median > 0);
+  assert.ok(result.reopenMs.median > 0);
+});
+
+Deno.test("renderChart() draws every bar and switches to a log scale", () => {
+  const bars = [
+    { label: "ours <1>", value: 100_000, kind: "ours" as const },
+    { label: "peer", value: 1_000, kind: "peer" as const },
+  ];
+  assert.ok(usesLogScale(bars));
+  assert.ok(!usesLogScale([bars[0]!, { ...bars[1]!, value: 50_000 }]));
+  const svg = renderChart({
+    title: "t",
+    subtitle: "s",
+    panels: [{ title: "Find", unit: "ops/s", bars }],
+  });
+  assert.match(svg, /^<svg /);
+  assert.match(svg, /ours &lt;1&gt;/);
+  assert.match(svg, /log scale/);
+  assert.match(svg, /×100/);
+});
+
+Deno.test("checkTargets() reports missed targets as missed", () => {
+  const rate = (x: number) => summarize([x]);
+  const store = (id: string, x: number) => ({
+    id,
+    label: id,
+    durability: "",
+    rates: {
+      seqSave: rate(x),
+      concSave: rate(x),
+      find: rate(x),
+      mixed: rate(x),
+      delete: rate(x),
+    },
+    ops: { seqSave: 1, concSave: 1, find: 1, mixed: 1, delete: 1 },
+  });
+  const checks = checkTargets(
+    [store("bunt-everysecond", 40), store("sqlite", 10)],
+    [],
+  );
+  const find = checks.find((c) => c.target === "BuntStore find vs node:sqlite");
+  assert.deepEqual(find, {
+    target: "BuntStore find vs node:sqlite",
+    ratio: 4,
+    required: 5,
+    met: false,
+  });
+});
