@@ -18,7 +18,7 @@ import { repairCommand } from "./_cli_repair.ts";
 import { delCommand, loadCommand, shrinkCommand } from "./_cli_write.ts";
 import { benchCommand } from "./_cli_bench.ts";
 
-type Flag = { type: "boolean" | "string"; short?: string };
+type Flag = { type: "boolean" | "string"; short?: string; arg?: string };
 type Values = Record<string, string | boolean | undefined>;
 
 /** One command of the CLI. */
@@ -112,12 +112,14 @@ holds the store open.`,
     args: ["FILE"],
     help: `Writes one JSON object per live session, in log order:
   {"token":"...","expires":1767225600000,"value":"<base64>"}
-"expires" is Unix milliseconds (null for no expiry). Reads the log without
-changing it; memory grows with the number of sessions, not their size.
-Tokens are secrets: keep the output private.
+"expires" is Unix milliseconds (null for no expiry; the log keeps whole
+seconds). The output is JSON already, so --json changes nothing; the count
+goes to stderr unless --quiet. Reads the log without changing it; memory
+grows with the number of sessions, not their size. Tokens are secrets: keep
+the output private.
 
   --out PATH  write to PATH (created with mode 0600) instead of stdout`,
-    flags: { out: { type: "string", short: "o" } },
+    flags: { out: { type: "string", short: "o", arg: "PATH" } },
     run: (out, [path], values) =>
       typeof values.out === "string"
         ? dumpToFile(out, path!, values.out, values)
@@ -132,7 +134,7 @@ sessions with the same token. All or nothing: on a bad line the file is cut
 back to its size before the load. Expired entries are skipped.
 
   --in PATH   read PATH instead of stdin`,
-    flags: { in: { type: "string", short: "i" } },
+    flags: { in: { type: "string", short: "i", arg: "PATH" } },
     run: async (out, [path], values) => {
       if (typeof values.in !== "string") {
         return loadCommand(out, path!, out.io.stdin(), flags(values));
@@ -152,8 +154,8 @@ afterwards. Reports operations per second.
   --dir DIR     where to put the temporary logs (default: .)
   -n, --count N sessions per sync policy (default: 10000)`,
     flags: {
-      dir: { type: "string" },
-      count: { type: "string", short: "n" },
+      dir: { type: "string", arg: "DIR" },
+      count: { type: "string", short: "n", arg: "N" },
     },
     run: (out, _args, values) => {
       const count = Number(values.count ?? 10_000);
@@ -188,7 +190,7 @@ export function parseCommand(
         help: { type: "boolean", short: "h" },
         json: { type: "boolean" },
         quiet: { type: "boolean", short: "q" },
-        ...command.flags,
+        ...parseOptions(command.flags),
       },
     });
   } catch (error) {
@@ -211,7 +213,9 @@ export function parseCommand(
 /** The usage line of `name`. */
 export function usage(name: string): string {
   const command = COMMANDS[name]!;
-  const flagNames = Object.keys(command.flags).map((flag) => `[--${flag}]`);
+  const flagNames = Object.entries(command.flags).map(([flag, { arg }]) =>
+    arg === undefined ? `[--${flag}]` : `[--${flag} ${arg}]`
+  );
   return [
     "buntstore",
     name,
@@ -250,6 +254,20 @@ ${list.join("\n")}
 Run "buntstore COMMAND --help" for a command's options. Read-only commands
 (stats, get, verify, dump) never change the file and work while a server
 has it open; del, repair, shrink and load take the store's lock.`;
+}
+
+/** The flags as `parseArgs` takes them, without our `arg` names. */
+function parseOptions(
+  flags: Record<string, Flag>,
+): Record<string, { type: "boolean" | "string"; short?: string }> {
+  const options: Record<
+    string,
+    { type: "boolean" | "string"; short?: string }
+  > = {};
+  for (const [name, { type, short }] of Object.entries(flags)) {
+    options[name] = short === undefined ? { type } : { type, short };
+  }
+  return options;
 }
 
 function flags(values: Values): { json: boolean; quiet: boolean } {

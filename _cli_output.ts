@@ -46,10 +46,14 @@ export class CliError extends Error {
 
 /** A command line that cannot be understood (exit code 2). */
 export class UsageError extends CliError {
+  /** The command whose help to point at ("" for the top level). */
+  readonly command: string;
+
   /** Creates it for `command` ("" for the top level). */
-  constructor(message: string, readonly command: string) {
+  constructor(message: string, command: string) {
     super(message, EXIT_USAGE);
     this.name = "UsageError";
+    this.command = command;
   }
 }
 
