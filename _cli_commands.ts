@@ -6,7 +6,6 @@
  */
 
 import { parseArgs } from "node:util";
-import { createHash } from "node:crypto";
 import { type Output, UsageError } from "./_cli_output.ts";
 import {
   dumpCommand,
@@ -17,6 +16,7 @@ import {
 import { repairCommand } from "./_cli_repair.ts";
 import { delCommand, loadCommand, shrinkCommand } from "./_cli_write.ts";
 import { benchCommand } from "./_cli_bench.ts";
+import { TokenHasher } from "./_token.ts";
 
 type Flag = { type: "boolean" | "string"; short?: string; arg?: string };
 type Values = Record<string, string | boolean | undefined>;
@@ -276,8 +276,8 @@ function flags(values: Values): { json: boolean; quiet: boolean } {
 
 /** The store key for `token`: itself, or its hash with `--hashed`. */
 export function keyOf(token: string, values: Values): string {
-  if (!values.hashed) return token;
-  return createHash("sha256").update(token).digest("base64url");
+  // The middleware's own hasher, so the two can never disagree.
+  return new TokenHasher(!!values.hashed, 1).keyOf(token);
 }
 
 async function dumpToFile(
