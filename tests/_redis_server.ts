@@ -21,18 +21,19 @@ const START_TIMEOUT_MS = 5000;
 const START_ATTEMPTS = 3;
 
 /**
- * Starts `redis-server` on a random free port with persistence off and
- * resolves once it answers `PING`.
+ * Starts `redis-server` with persistence off and resolves once it answers
+ * `PING`.
  *
+ * @param port The port to listen on; a random free one when omitted.
  * @throws {Error} When `redis-server` is missing or does not answer in time.
  */
-export async function startRedisServer(): Promise<RedisServer> {
+export async function startRedisServer(port?: number): Promise<RedisServer> {
   let lastError: unknown;
   // The free port is found by binding and releasing it, so another process
   // may take it before redis-server binds: retry with a new port.
   for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
     try {
-      return await startOnce(freePort());
+      return await startOnce(port ?? freePort());
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) {
         throw new Error(
@@ -108,7 +109,8 @@ async function startOnce(port: number): Promise<RedisServer> {
   };
 }
 
-function freePort(): number {
+/** A port on 127.0.0.1 that nothing listens on right now. */
+export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();
