@@ -326,3 +326,65 @@ Deno.test("BuntStore.close() fsyncs written data", async (t) => {
     await assert.rejects(store.close(), /injected EIO/);
   });
 });
+
+Deno.test('BuntStore.shrink() does not keep writes rolled back by a failed fsync (sync "always")', async () => {
+  await using tmp = await tempDir();
+  let hold = false;
+  const held: PromiseWithResolvers<void>[] = [];
+  const errors: Error[] = [];
+  const store = await BuntStore.open(tmp.path, {
+    sync: "always",
+    now,
+    autoShrinkDisabled: true,
+    onError: (error) => errors.push(error),
+    wrapFile: (file) => ({
+      writeSync: (data) => file.writeSync(data),
+      syncData: async () => {
+        if (!hold) return await file.syncData();
+        const gate = Promise.withResolvers<void>();
+        held.push(gate);
+        await gate.promise;
+      },
+      truncateSync: (size) => file.truncateSync(size),
+    }),
+  });
+  try {
+    const saves = [];
+    for (let i = 0; i < 2000; i++) {
+      saves.push(store.save(`k${i}`, bytes(`v${i}`), expiry));
+    }
+    saves.push(store.save("victim", bytes("old"), expiry));
+    await Promise.all(saves);
+    // The next fsync hangs until the test fails it.
+    hold = true;
+    const victim = store.save("victim", bytes("new"), expiry);
+    const rejected = assert.rejects(victim, /fsync/);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.equal(held.length, 1);
+    const shrinking = store.shrink().then(() => "done", (error) => error);
+    // Let the snapshot (which sees "new" in memory) reach the temp file.
+    let size = -1;
+    for (let stable = 0; stable < 3;) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      const now = (await Deno.stat(`${tmp.path}.tmp`)).size;
+      stable = now === size && now > 0 ? stable + 1 : 0;
+      size = now;
+    }
+    held[0]!.reject(new Error("injected EIO on fsync"));
+    await rejected;
+    hold = false;
+    const outcome = await shrinking;
+    assert.deepEqual(await store.find("victim"), bytes("old"));
+    // Whether it gave up or not, the compacted log must match memory.
+    if (outcome !== "done") assert.ok(store.stats().lastError !== undefined);
+  } finally {
+    await store.close();
+  }
+  const reopened = await BuntStore.open(tmp.path, { now });
+  try {
+    assert.deepEqual(await reopened.find("victim"), bytes("old"));
+    assert.equal(reopened.size, 2001);
+  } finally {
+    await reopened.close();
+  }
+});
