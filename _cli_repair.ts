@@ -11,6 +11,7 @@ import { type DamagedRange, scanResilient } from "./_cli_scan.ts";
 import { lockForChange } from "./_cli_lock.ts";
 import { readProgress, type ReportFlags } from "./_cli_read.ts";
 import { formatBytes, formatCount, type Output } from "./_cli_output.ts";
+import type { Progress } from "./_cli_progress.ts";
 
 /** Flags of `repair`. */
 export interface RepairFlags extends ReportFlags {
@@ -113,7 +114,9 @@ export async function repairCommand(
   if (needsRepair) {
     report.backup = await backUp(path, file);
     if (flags.skip) {
-      report.bytesAfter = await rewriteWithout(path, file, stat.mtime);
+      const rewrite = readProgress(out, flags, "rewrite", stat.size);
+      report.bytesAfter = await rewriteWithout(path, file, stat.mtime, rewrite)
+        .finally(() => rewrite.finish());
       report.nulBytesDropped = scan.nulBytes;
     } else {
       const cut = Math.min(
@@ -173,6 +176,7 @@ async function rewriteWithout(
   path: string,
   file: Deno.FsFile,
   mtime: Date | null,
+  progress: Progress,
 ): Promise<number> {
   const temp = await CompactionFile.create(path, 0);
   let committed = false;
@@ -181,6 +185,7 @@ async function rewriteWithout(
     let filled = 0;
     await scanResilient(file, {
       mtimeMs: mtime?.getTime() ?? Date.now(),
+      onProgress: (offset) => progress.update(offset),
       onRecord: (_record, _offset, bytes) => {
         if (filled + bytes.length > buffer.length) {
           temp.write(buffer.subarray(0, filled));
