@@ -50,6 +50,7 @@ const CATCH_UP_BYTES = 256 * 1024;
 export async function compact(target: CompactionTarget): Promise<boolean> {
   const { queue } = target;
   queue.flush();
+  const rollbacks = queue.rollbacks;
   const temp = await CompactionFile.create(target.path, queue.size);
   let committed = false;
   try {
@@ -58,6 +59,11 @@ export async function compact(target: CompactionTarget): Promise<boolean> {
     await temp.sync();
     await catchUp(target, temp);
     await queue.pause();
+    // The snapshot and the copied tail may hold writes that a failed fsync
+    // has undone since; give up rather than bring them back.
+    if (queue.rollbacks !== rollbacks) {
+      throw new Error("writes were rolled back after a failed fsync");
+    }
     temp.copyTail(queue.size);
     await temp.sync();
     const file = await temp.commit();

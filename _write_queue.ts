@@ -49,6 +49,7 @@ export class WriteQueue {
   #syncing: Promise<void> | undefined;
   #paused = false;
   #broken: LogBrokenError | undefined;
+  #rollbacks = 0;
 
   /**
    * Creates the queue for an open log.
@@ -180,6 +181,14 @@ export class WriteQueue {
   }
 
   /**
+   * How many times a failed fsync cut the log back and undid writes; a
+   * compaction that saw those writes must not swap in its snapshot.
+   */
+  get rollbacks(): number {
+    return this.#rollbacks;
+  }
+
+  /**
    * Switches to `file` (the compacted log, already fsynced up to `size`),
    * resolves writes that were waiting for an fsync, and resumes writing.
    */
@@ -224,6 +233,7 @@ export class WriteQueue {
    * cut the file back to it and undo every change since, newest first.
    */
   #rollBackUnsynced(failed: Batch[], error: unknown): void {
+    this.#rollbacks++;
     const later = this.#unsynced.splice(0);
     const current = this.#batch;
     this.#batch = undefined;

@@ -377,13 +377,16 @@ Deno.test('BuntStore.shrink() does not keep writes rolled back by a failed fsync
     assert.deepEqual(await store.find("victim"), bytes("old"));
     // Whether it gave up or not, the compacted log must match memory.
     if (outcome !== "done") assert.ok(store.stats().lastError !== undefined);
+    // The store keeps working after the failed fsync and compaction.
+    await store.save("after", bytes("ok"), expiry);
   } finally {
     await store.close();
   }
   const reopened = await BuntStore.open(tmp.path, { now });
   try {
     assert.deepEqual(await reopened.find("victim"), bytes("old"));
-    assert.equal(reopened.size, 2001);
+    assert.deepEqual(await reopened.find("after"), bytes("ok"));
+    assert.equal(reopened.size, 2002);
   } finally {
     await reopened.close();
   }
