@@ -392,6 +392,41 @@ Deno.test("BuntStore.open() reads legacy ex records relative to the file's mtime
   assert.equal(stat.mtime?.getTime(), mtimeSeconds * 1000);
 });
 
+Deno.test("BuntStore.save() to a legacy log does not move its ex expiries", async () => {
+  await using tmp = await tempDir();
+  const mtimeSeconds = FIXED_NOW / 1000 - 100;
+  await Deno.writeFile(
+    tmp.path,
+    concat(
+      resp("set", "expired", "a", "ex", "10"),
+      resp("set", "lives", "b", "ex", "3600"),
+    ),
+  );
+  await Deno.utime(tmp.path, mtimeSeconds, mtimeSeconds);
+  const store = await BuntStore.open(tmp.path, { now });
+  try {
+    assert.deepEqual(sorted(await contents(store)), [["lives", "b"]]);
+    // Appending changes the file's mtime, which anchored the ex records.
+    await store.save("new", bytes("c"), new Date(FIXED_NOW + 1e9));
+  } finally {
+    await store.close();
+  }
+  const livesUntil = (mtimeSeconds + 3600) * 1000;
+  for (const clock of [FIXED_NOW + 1000, livesUntil - 1, livesUntil]) {
+    const reopened = await BuntStore.open(tmp.path, { now: () => clock });
+    try {
+      assert.equal(await reopened.find("expired"), undefined, `at ${clock}`);
+      assert.equal(
+        (await reopened.find("lives")) !== undefined,
+        clock < livesUntil,
+        `at ${clock}`,
+      );
+    } finally {
+      await reopened.close();
+    }
+  }
+});
+
 Deno.test("BuntStore.open() lets a past ae expiry delete an older value (#112)", async () => {
   await using tmp = await tempDir();
   await Deno.writeFile(
