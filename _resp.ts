@@ -33,6 +33,8 @@ export interface LogRecord {
   value: Uint8Array;
   /** Absolute expiry in Unix milliseconds; `Infinity` for none. */
   expiresAt: number;
+  /** Whether the expiry is a legacy `ex`, counted from the file's mtime. */
+  legacy: boolean;
 }
 
 /** A record that can never become valid, whatever bytes follow. */
@@ -245,13 +247,16 @@ function interpret(
   out.key = name === "flushdb" ? "" : decoder.decode(views[1]);
   out.value = views[2] ?? new Uint8Array(0);
   out.expiresAt = Infinity;
+  out.legacy = false;
   out.command = name as LogRecord["command"];
   if (views.length !== 5) return;
   const kind = lowerAscii(views[3]!);
   const seconds = parseSeconds(views[4]!);
   if (kind === "ae") out.expiresAt = seconds * 1000;
-  else if (kind === "ex") out.expiresAt = mtimeMs + seconds * 1000;
-  else throw new DamagedRecord(`unknown expiry kind "${kind.slice(0, 16)}"`);
+  else if (kind === "ex") {
+    out.expiresAt = mtimeMs + seconds * 1000;
+    out.legacy = true;
+  } else throw new DamagedRecord(`unknown expiry kind "${kind.slice(0, 16)}"`);
 }
 
 function parseSeconds(bytes: Uint8Array): number {

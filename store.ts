@@ -341,10 +341,12 @@ export class BuntStore implements SessionStore, AsyncDisposable {
     const stat = await file.stat();
     const now = this.#now();
     const keyspace = this.#keyspace;
+    let legacy = false;
     const scan = await scanLog(file, {
       path: this.#path,
       mtimeMs: stat.mtime?.getTime() ?? now,
       onRecord: (record) => {
+        if (record.legacy) legacy = true;
         if (record.command === "flushdb") keyspace.clear();
         else if (record.command === "del" || record.expiresAt <= now) {
           keyspace.delete(record.key);
@@ -368,6 +370,10 @@ export class BuntStore implements SessionStore, AsyncDisposable {
       (error) => this.#reportError(error),
     );
     this.#lastCompactedBytes = estimateSnapshotBytes(keyspace.entries());
+    // Legacy `ex` expiries count from the file's mtime, which the next
+    // append moves (bringing expired entries back): rewrite them as `ae`
+    // before anything is appended.
+    if (legacy) await this.shrink();
     this.#startTimers();
   }
 
