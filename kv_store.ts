@@ -80,6 +80,11 @@ export interface KvStoreOptions {
  * ```
  */
 export class KvStore implements SessionStore, AsyncDisposable {
+  /**
+   * Always true: other processes share these entries, so the session
+   * manager reads the store on each request rather than trusting a copy.
+   */
+  readonly shared = true;
   readonly #kv: Deno.Kv;
   readonly #owned: boolean;
   readonly #entries: Deno.KvKey;

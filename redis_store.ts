@@ -110,6 +110,11 @@ export interface RedisConnectOptions extends RedisStoreOptions {
  * ```
  */
 export class RedisStore implements SessionStore, AsyncDisposable {
+  /**
+   * Always true: other processes share these entries, so the session
+   * manager reads the store on each request rather than trusting a copy.
+   */
+  readonly shared = true;
   readonly #client: RedisClientLike;
   readonly #closeClient: (() => Promise<void>) | undefined;
   readonly #prefix: string;

@@ -88,10 +88,7 @@ Deno.test("examples/shared_sessions.ts: a login on one server is recognised by t
 
 Deno.test({
   name:
-    "examples/shared_sessions.ts: a logout on one server is seen by the other " +
-    "(ignored: SessionManager keeps sessions cached per process and does not " +
-    "re-read the store, so server one still serves the destroyed session)",
-  ignore: true,
+    "examples/shared_sessions.ts: a logout on one server is seen by the other",
   async fn() {
     await using redis = await startRedisServer();
     await using one = await startApp(redis.url);
