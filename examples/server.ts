@@ -8,17 +8,22 @@
  * - `GET /` counts visits
  *
  * Run with `deno task start` (needs --allow-read --allow-write for
- * data/sessions.db, --allow-net to listen, --allow-env for PORT).
+ * data/sessions.db, --allow-net to listen, --allow-env for PORT and
+ * SESSION_STORE, --allow-sys for the Redis client, --unstable-kv for kv:).
  *
  * @module
  */
 
-import { BuntStore, SessionManager } from "@x/buntstore";
+import { SessionManager } from "@x/buntstore";
+import { DEFAULT_STORE_URL, storeFromUrl } from "./_store_from_url.ts";
 
 type Data = { message: string; visits: number; user: string };
 
-await Deno.mkdir("data", { recursive: true });
-await using store = await BuntStore.open("data/sessions.db");
+// SESSION_STORE picks the store: file:data/sessions.db (the default),
+// memory:, redis://host:6379 or kv: (see _store_from_url.ts).
+await using store = await storeFromUrl(
+  Deno.env.get("SESSION_STORE") ?? DEFAULT_STORE_URL,
+);
 
 const sessions = new SessionManager<Data>({
   store,
@@ -61,5 +66,8 @@ const handler = sessions.wrap(async (req) => {
 
 const port = Number(Deno.env.get("PORT") ?? 8000);
 const server = Deno.serve({ port }, handler);
-Deno.addSignalListener("SIGINT", () => server.shutdown());
+// Stop cleanly so the store is flushed, fsynced and unlocked on the way out.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(signal, () => server.shutdown());
+}
 await server.finished;
