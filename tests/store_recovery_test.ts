@@ -165,6 +165,51 @@ Deno.test("BuntStore.open() cuts a log torn at every byte offset back to its las
   }
 });
 
+Deno.test("BuntStore.open() cuts a log written by the store itself at every byte offset", async () => {
+  await using tmp = await tempDir();
+  const later = new Date(FIXED_NOW + 3_600_000);
+  const ops: ((store: BuntStore) => Promise<void>)[] = [
+    (store) => store.save("a", bytes("1"), later),
+    (store) => store.save("b", bytes("two\r\n*2\r\n"), later),
+    (store) => store.delete("a"),
+    (store) => store.save("c", new Uint8Array([0, 13, 10, 0]), later),
+    (store) => store.save("b", bytes(""), later),
+    (store) => store.save("ü-key", bytes("ü"), later),
+    (store) => store.delete("c"),
+    (store) => store.save("d", bytes("d".repeat(30)), later),
+  ];
+  const ends: number[] = [];
+  const states: [string, string][][] = [];
+  const writer = await BuntStore.open(tmp.path, { now, sync: "never" });
+  try {
+    for (const op of ops) {
+      await op(writer);
+      ends.push(writer.stats().fileBytes);
+      states.push(sorted(await contents(writer)));
+    }
+  } finally {
+    await writer.close();
+  }
+  const log = await Deno.readFile(tmp.path);
+  assert.equal(log.length, ends.at(-1));
+  for (let cut = 0; cut <= log.length; cut++) {
+    await Deno.writeFile(tmp.path, log.subarray(0, cut));
+    const done = ends.filter((end) => end <= cut).length;
+    const store = await BuntStore.open(tmp.path, { now });
+    try {
+      assert.deepEqual(
+        sorted(await contents(store)),
+        done === 0 ? [] : states[done - 1],
+        `cut at ${cut}`,
+      );
+    } finally {
+      await store.close();
+    }
+    const size = (await Deno.stat(tmp.path)).size;
+    assert.equal(size, done === 0 ? 0 : ends[done - 1], `cut at ${cut}`);
+  }
+});
+
 Deno.test("BuntStore.open() skips NUL padding and appends at the right offset", async (t) => {
   const a = resp("set", "a", "1", "ae", LATER);
   const b = resp("set", "b", "2");
