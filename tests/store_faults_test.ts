@@ -9,6 +9,8 @@ import {
   bytes,
   contents,
   FIXED_NOW,
+  prng,
+  seedFromEnv,
   sorted,
   tempDir,
 } from "./_log_fixtures.ts";
@@ -390,4 +392,170 @@ Deno.test('BuntStore.shrink() does not keep writes rolled back by a failed fsync
   } finally {
     await reopened.close();
   }
+});
+
+for (const sync of ["always", "everysecond"] as const) {
+  Deno.test(`BuntStore keeps memory and file equal to the acknowledged writes under random faults (sync "${sync}")`, async () => {
+    const seed = seedFromEnv();
+    const random = prng(seed);
+    await using tmp = await tempDir();
+    const faults = { write: 0, sync: 0, injected: 0 };
+    const model = new Map<string, string>();
+    let clock = FIXED_NOW;
+    const store = await BuntStore.open(tmp.path, {
+      sync,
+      now: () => clock,
+      autoShrinkDisabled: true,
+      onError: () => {},
+      wrapFile: (file) => ({
+        writeSync: (data) => {
+          if (random() < faults.write) {
+            faults.injected++;
+            if (random() < 0.5) {
+              file.writeSync(data.subarray(0, data.length >> 1));
+            }
+            throw new Error("injected write failure");
+          }
+          return file.writeSync(data);
+        },
+        syncData: async () => {
+          await file.syncData();
+          if (random() < faults.sync) {
+            faults.injected++;
+            throw new Error("injected fsync failure");
+          }
+        },
+        truncateSync: (size) => file.truncateSync(size),
+      }),
+    });
+    let resolved = 0;
+    let rejected = 0;
+    try {
+      for (let round = 0; round < 250; round++) {
+        faults.write = round % 50 < 40 ? 0.15 : 0;
+        faults.sync = sync === "always" && round % 50 < 40 ? 0.15 : 0;
+        const issued: { key: string; value: string | undefined }[] = [];
+        const pending: Promise<void>[] = [];
+        let shrinking: Promise<unknown> | undefined;
+        const ticks = 1 + Math.floor(random() * 3);
+        for (let t = 0; t < ticks; t++) {
+          for (let n = Math.floor(random() * 6); n > 0; n--) {
+            const key = `k${Math.floor(random() * 12)}`;
+            if (random() < 0.3) {
+              issued.push({ key, value: undefined });
+              pending.push(store.delete(key));
+            } else {
+              const value = `r${round}-${t}-${n}`;
+              issued.push({ key, value });
+              pending.push(store.save(key, bytes(value), expiry));
+            }
+          }
+          if (random() < 0.05) shrinking = store.shrink().catch((e) => e);
+          await Promise.resolve();
+        }
+        const results = await Promise.allSettled(pending);
+        await shrinking;
+        results.forEach((result, i) => {
+          if (result.status === "rejected") return rejected++;
+          resolved++;
+          const { key, value } = issued[i]!;
+          if (value === undefined) model.delete(key);
+          else model.set(key, value);
+        });
+        assert.deepEqual(
+          sorted(await contents(store)),
+          sorted(model),
+          `round ${round}`,
+        );
+      }
+      faults.write = 0;
+      faults.sync = 0;
+    } catch (error) {
+      console.error(`seed ${seed} (rerun with BUNTSTORE_SEED=${seed})`);
+      throw error;
+    } finally {
+      await store.close();
+    }
+    console.log(
+      `seed ${seed}: ${resolved} writes acknowledged, ${rejected} rejected, ` +
+        `${faults.injected} faults injected`,
+    );
+    assert.ok(rejected > 0 && resolved > 0);
+    clock += 1;
+    const reopened = await BuntStore.open(tmp.path, { now: () => clock });
+    try {
+      assert.deepEqual(sorted(await contents(reopened)), sorted(model));
+    } finally {
+      await reopened.close();
+    }
+  });
+}
+
+Deno.test("BuntStore.delete() of a key whose pending delete fails does not report success", async (t) => {
+  await t.step('same batch, failing write (sync "everysecond")', async () => {
+    await using tmp = await tempDir();
+    const faults = new Faults();
+    const store = await BuntStore.open(tmp.path, {
+      now,
+      wrapFile: faults.wrap,
+      onError: faults.onError,
+    });
+    try {
+      await store.save("k", bytes("v"), expiry);
+      faults.writeFault = "throw";
+      const [first, second, pastExpiry] = await Promise.allSettled([
+        store.delete("k"),
+        store.delete("k"),
+        store.save("k", bytes("x"), new Date(FIXED_NOW - 1)),
+      ]);
+      assert.equal(first.status, "rejected");
+      // The key is back, so no later delete of it may have succeeded.
+      assert.deepEqual(await store.find("k"), bytes("v"));
+      assert.equal(second.status, "rejected");
+      assert.equal(pastExpiry.status, "rejected");
+    } finally {
+      await store.close();
+    }
+  });
+  await t.step('later batch, failing fsync (sync "always")', async () => {
+    await using tmp = await tempDir();
+    let hold = false;
+    const held: PromiseWithResolvers<void>[] = [];
+    const store = await BuntStore.open(tmp.path, {
+      sync: "always",
+      now,
+      onError: () => {},
+      wrapFile: (file) => ({
+        writeSync: (data) => file.writeSync(data),
+        syncData: async () => {
+          if (!hold) return await file.syncData();
+          const gate = Promise.withResolvers<void>();
+          held.push(gate);
+          await gate.promise;
+        },
+        truncateSync: (size) => file.truncateSync(size),
+      }),
+    });
+    try {
+      await store.save("k", bytes("v"), expiry);
+      hold = true;
+      const first = store.delete("k").then(() => "resolved", () => "rejected");
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      assert.equal(held.length, 1);
+      const second = store.delete("k").then(() => "resolved", () => "rejected");
+      held[0]!.reject(new Error("injected EIO on fsync"));
+      hold = false;
+      assert.equal(await first, "rejected");
+      assert.deepEqual(await store.find("k"), bytes("v"));
+      assert.equal(await second, "rejected");
+    } finally {
+      await store.close();
+    }
+    const reopened = await BuntStore.open(tmp.path, { now });
+    try {
+      assert.deepEqual(await reopened.find("k"), bytes("v"));
+    } finally {
+      await reopened.close();
+    }
+  });
 });
