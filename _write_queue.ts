@@ -91,6 +91,15 @@ export class WriteQueue {
   }
 
   /**
+   * Whether every change handed to the queue is settled: none is waiting
+   * to be written or, with `"always"`, for its fsync.
+   */
+  get idle(): boolean {
+    return this.#batch === undefined && this.#unsynced.length === 0 &&
+      this.#syncing === undefined;
+  }
+
+  /**
    * Registers the records just encoded into {@linkcode records}, with the
    * way to undo their in-memory change. Resolves when the policy says the
    * write is done; rejects (after undoing) when it failed.

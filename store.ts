@@ -442,7 +442,11 @@ export class BuntStore implements SessionStore, AsyncDisposable {
     const live = this.#keyspace.get(token, this.#now()) !== undefined;
     const previous = this.#keyspace.delete(token);
     const queue = this.#queue;
-    if (!live || queue === undefined) return;
+    if (queue === undefined) return;
+    // A missing key may be missing only because of a write still in
+    // flight; if that write fails, its undo brings the key back, so this
+    // delete must be written and share its fate rather than succeed.
+    if (!live && queue.idle) return;
     queue.records.del(token);
     return queue.enqueue(() => this.#keyspace.restore(token, previous));
   }
