@@ -12,6 +12,8 @@
  *   `del <token>` after each acknowledgement.
  * - `shrink`: the same writers, plus `shrink()` in a loop, printing
  *   `shrink-start` and `shrink-done`.
+ * - `big`: saves 8 MiB values one after another, printing `ack <token>`;
+ *   a kill inside such a long write(2) leaves a torn record behind.
  * - `hold`: opens the store, prints `locked`, and waits for stdin to close.
  * - `try`: tries to open the store and prints the error's name or `opened`.
  *
@@ -82,7 +84,15 @@ if (mode === "try") {
   }
 } else {
   const store = await BuntStore.open(path, { sync: sync as SyncPolicy });
-  if (mode === "hold") {
+  if (mode === "big") {
+    print("ready");
+    for (let i = 0;; i++) {
+      const token = `big-r${round}-${i}`;
+      const value = new Uint8Array(8 << 20).fill(i % 251);
+      await store.save(token, value, new Date(Date.now() + HOUR));
+      print(`ack ${token}`);
+    }
+  } else if (mode === "hold") {
     print("locked");
     // Wait until the parent closes our stdin.
     for await (const _ of Deno.stdin.readable) {
