@@ -38,7 +38,9 @@ export interface CompactionTarget {
 /** Longest a slice of snapshot work holds the event loop, in ms. */
 const SLICE_MS = 4;
 /** Snapshot bytes buffered before a write. */
-const CHUNK_BYTES = 1 << 20;
+const CHUNK_BYTES = 256 * 1024;
+/** Entries encoded between two looks at the clock. */
+const CLOCK_STRIDE = 64;
 /** Catch-up copying stops once the live log is this close. */
 const CATCH_UP_BYTES = 256 * 1024;
 
@@ -94,6 +96,7 @@ async function writeSnapshot(
   let done = false;
   while (!done) {
     const deadline = performance.now() + SLICE_MS;
+    let count = 0;
     while (records.length < CHUNK_BYTES) {
       const next = entries.next();
       if (next.done) {
@@ -104,7 +107,7 @@ async function writeSnapshot(
       if (entry.expiresAt > now) {
         records.set(entry.key, entry.value, entry.expiresAt);
       }
-      if ((records.length & 0xff) === 0 && performance.now() > deadline) break;
+      if (++count % CLOCK_STRIDE === 0 && performance.now() > deadline) break;
     }
     temp.write(records.view());
     records.reset();

@@ -20,6 +20,13 @@ export function assertToken(token: unknown): asserts token is string {
   if (token.length === 0) {
     throw new RangeError("Cannot use session token: token is empty");
   }
+  // A lone surrogate has no UTF-8 form: it would come back from the log
+  // (or Redis) as U+FFFD, a different token.
+  if (!token.isWellFormed()) {
+    throw new RangeError(
+      "Cannot use session token: it contains a lone UTF-16 surrogate",
+    );
+  }
   // Each UTF-16 unit encodes to at most 3 bytes, so short tokens skip the
   // encode.
   if (

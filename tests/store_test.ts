@@ -202,6 +202,7 @@ Deno.test("BuntStore rejects bad arguments and changes nothing", async () => {
     ],
     [() => store.save("x".repeat(1025), new Uint8Array(1), expiry), RangeError],
     [() => store.save("é".repeat(513), new Uint8Array(1), expiry), RangeError],
+    [() => store.save("a\uD800b", new Uint8Array(1), expiry), RangeError],
     [() => store.save("t", "text" as unknown as Uint8Array, expiry), TypeError],
     [
       () => store.save("t", new Uint8Array(1), Date.now() as unknown as Date),
