@@ -82,6 +82,15 @@ export class Keyspace {
     if (previous.expiresAt !== Infinity) this.#heap.upsert(previous);
   }
 
+  /** Returns copies of the entries that have not expired at `now`. */
+  liveCopies(now: number): Map<string, Uint8Array> {
+    const live = new Map<string, Uint8Array>();
+    for (const entry of this.#entries.values()) {
+      if (entry.expiresAt > now) live.set(entry.key, entry.value.slice());
+    }
+    return live;
+  }
+
   /** Removes every entry. */
   clear(): void {
     this.#entries.clear();

@@ -125,12 +125,7 @@ export class MemoryStore implements SessionStore, AsyncDisposable {
    */
   async all(): Promise<Map<string, Uint8Array>> {
     this.#assertOpen();
-    const now = this.#now();
-    const live = new Map<string, Uint8Array>();
-    for (const entry of this.#keyspace.entries()) {
-      if (entry.expiresAt > now) live.set(entry.key, entry.value.slice());
-    }
-    return live;
+    return this.#keyspace.liveCopies(this.#now());
   }
 
   /** Stops the sweep timer and drops all entries. */
