@@ -5,110 +5,26 @@
  * @module
  */
 
-import { type LogFile, openLocked, scanLog, type WrapFile } from "./aof.ts";
+import { type LogFile, openLocked, scanLog } from "./aof.ts";
 import { StoreClosedError } from "./errors.ts";
 import { type Entry, Keyspace } from "./_keyspace.ts";
 import { compact, type CompactionTarget } from "./_compactor.ts";
 import { SWEEP_SLICE_MS, Sweeper } from "./_sweeper.ts";
 import { type SyncPolicy, WriteQueue } from "./_write_queue.ts";
 import { assertData, assertToken, expiryMillis } from "./_validate.ts";
-import { validateOptions } from "./_store_options.ts";
+import {
+  type BuntStoreOptions,
+  type BuntStoreStats,
+  validateOptions,
+} from "./_store_options.ts";
 import type { SessionStore } from "./session_store.ts";
 
 export type { SyncPolicy } from "./_write_queue.ts";
 export type { LogFile, WrapFile } from "./aof.ts";
+export type { BuntStoreOptions, BuntStoreStats } from "./_store_options.ts";
 
 /** The path that keeps a store in memory only, with no file. */
 export const MEMORY_PATH = ":memory:";
-
-/** Options for {@linkcode BuntStore.open}. */
-export interface BuntStoreOptions {
-  /**
-   * When a write counts as done: `"everysecond"` once handed to the OS with
-   * an fsync at most once a second, `"always"` after an fsync (shared by
-   * concurrent writes), `"never"` leaves fsync to the OS.
-   *
-   * @default {"everysecond"}
-   */
-  sync?: SyncPolicy;
-  /**
-   * Compact when the log has grown by this percentage since the last
-   * compaction.
-   *
-   * @default {100}
-   */
-  autoShrinkPercentage?: number;
-  /**
-   * Never compact automatically below this many bytes.
-   *
-   * @default {33554432}
-   */
-  autoShrinkMinSize?: number;
-  /**
-   * Turn automatic compaction off; `shrink()` still works.
-   *
-   * @default {false}
-   */
-  autoShrinkDisabled?: boolean;
-  /**
-   * Milliseconds between background sweeps of expired sessions.
-   *
-   * @default {1000}
-   */
-  sweepInterval?: number;
-  /** Called with the tokens each background sweep removed. */
-  onExpired?: (tokens: string[]) => void;
-  /**
-   * Called with background failures (fsync, compaction); they also show in
-   * `stats().lastError`.
-   *
-   * @default {console.error}
-   */
-  onError?: (error: Error) => void;
-  /**
-   * The clock, in Unix milliseconds; tests inject their own.
-   *
-   * @default {Date.now}
-   */
-  now?: () => number;
-  /**
-   * Wraps the log's file handle. For tests that inject failing writes and
-   * fsyncs; leave unset otherwise.
-   */
-  wrapFile?: WrapFile;
-}
-
-/** A snapshot of a store's counters, from {@linkcode BuntStore.stats}. */
-export interface BuntStoreStats {
-  /** The store's path, or `:memory:`. */
-  path: string;
-  /** The sync policy in force. */
-  sync: SyncPolicy;
-  /** Live (unexpired) entries. */
-  keys: number;
-  /** Entries that have expired but are not swept yet. */
-  expiredPending: number;
-  /** Bytes in the log file. */
-  fileBytes: number;
-  /** Size of the log after the last compaction (estimated at open). */
-  lastCompactedBytes: number;
-  /** Completed compactions since open. */
-  compactions: number;
-  /** Whether a compaction is running. */
-  compacting: boolean;
-  /** Successful fsyncs since open. */
-  syncs: number;
-  /** Batched writes since open. */
-  writes: number;
-  /** Bytes appended since open. */
-  bytesWritten: number;
-  /** Records replayed at open. */
-  recordsLoaded: number;
-  /** Bytes of a torn last write cut off at open. */
-  recoveredBytes: number;
-  /** The last write, fsync or compaction failure, if any. */
-  lastError: Error | undefined;
-}
 
 /**
  * An embedded session store: everything in memory, every change appended
