@@ -72,7 +72,7 @@ export function storeConfig(flags: BenchFlags): StoreBenchConfig {
   const div = (flags.quick ? 10 : 1) * flags.scale;
   return {
     sessions: Math.max(100, Math.floor(FULL_SESSIONS / div)),
-    slowCapMs: Math.max(50, Math.floor(2000 / div)),
+    slowCapMs: Math.max(50, Math.floor(2000 / div / (flags.quick ? 2 : 1))),
     runs: flags.runs,
     concurrency: 64,
   };

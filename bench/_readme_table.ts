@@ -1,0 +1,89 @@
+/**
+ * Prints the README's benchmark tables (Markdown) from a results file.
+ *
+ * Usage: deno run --allow-read bench/_readme_table.ts bench/results/<date>.json
+ *
+ * @module
+ */
+
+import type { BenchReport } from "./all.ts";
+import { PHASES } from "./store_bench.ts";
+import type { Summary } from "./_common.ts";
+
+/** Formats `median (min–max)` with k/M suffixes. */
+export function cell(s: Summary): string {
+  return `${short(s.median)} (${short(s.min)}–${short(s.max)})`;
+}
+
+function short(x: number): string {
+  if (x >= 1e6) return `${(x / 1e6).toFixed(2)}M`;
+  if (x >= 1e4) return `${(x / 1e3).toFixed(0)}k`;
+  if (x >= 1e3) return `${(x / 1e3).toFixed(1)}k`;
+  return x.toFixed(0);
+}
+
+/** The tables for one report. */
+export function tables(report: BenchReport): string {
+  const lines: string[] = [];
+  lines.push(
+    "| Store (ops/s) | " +
+      "seq. save | 64 conc. saves | find | 90/10 mix | delete | reopen |",
+    "|---|---|---|---|---|---|---|",
+  );
+  for (const r of report.store) {
+    const reopen = r.reopen
+      ? `${r.reopen.ms.median.toFixed(0)} ms (${short(r.reopen.sessions)})`
+      : "n/a";
+    lines.push(
+      `| ${r.label} | ${PHASES.map((p) => cell(r.rates[p])).join(" | ")} | ` +
+        `${reopen} |`,
+    );
+  }
+  lines.push(
+    "",
+    "| HTTP (req/s) | read-only route | writing route | read / bare | " +
+      "write / bare |",
+    "|---|---|---|---|---|",
+  );
+  const bare = report.http.find((r) => r.id === "bare");
+  for (const r of report.http) {
+    const ratio = (route: "read" | "write") =>
+      bare ? (r.rps[route].median / bare.rps[route].median).toFixed(2) : "";
+    lines.push(
+      `| ${r.label} | ${cell(r.rps.read)} | ${cell(r.rps.write)} | ` +
+        `${ratio("read")} | ${ratio("write")} |`,
+    );
+  }
+  lines.push(
+    "",
+    "| BuntStore sessions | log size | reopen | heap + external per session " +
+      "| shrink | longest event-loop pause in shrink |",
+    "|---|---|---|---|---|---|",
+  );
+  for (const s of report.scale) {
+    lines.push(
+      `| ${short(s.sessions)} | ${(s.fileBytes / 2 ** 20).toFixed(0)} MiB | ` +
+        `${s.reopenMs.median.toFixed(0)} ms ` +
+        `(${s.reopenMs.min.toFixed(0)}–${s.reopenMs.max.toFixed(0)}) | ` +
+        `${s.heapBytesPerSession.median.toFixed(0)} B | ` +
+        `${s.shrinkMs.median.toFixed(0)} ms | ` +
+        `${s.shrinkMaxPauseMs.median.toFixed(0)} ms ` +
+        `(${s.shrinkMaxPauseMs.min.toFixed(0)}–` +
+        `${s.shrinkMaxPauseMs.max.toFixed(0)}) |`,
+    );
+  }
+  lines.push("", "| Target | measured | needed | |", "|---|---|---|---|");
+  for (const t of report.targets) {
+    lines.push(
+      `| ${t.target} | ${t.ratio.toFixed(2)}x | ${t.required}x | ` +
+        `${t.met ? "met" : "**missed**"} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+if (import.meta.main) {
+  const path = Deno.args[0];
+  if (path === undefined) throw new TypeError("Give a results JSON path");
+  console.log(tables(JSON.parse(await Deno.readTextFile(path))));
+}
