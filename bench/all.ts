@@ -255,6 +255,13 @@ if (import.meta.main) {
       panels: chartPanels(report),
     }),
   );
+  // deno fmt also checks SVG: keep the committed chart fmt-clean.
+  const fmt = await new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "--quiet", svg, json],
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (!fmt.success) throw new Error(`deno fmt failed on ${svg}`);
   console.log(
     `Wrote ${json} and ${svg} in ${report.seconds} s` +
       ` (store ${report.store.length}, http ${report.http.length},` +
