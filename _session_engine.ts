@@ -29,6 +29,11 @@ export interface SessionState {
   destroyed: boolean;
   /** Handles using the state now; in-use states are never evicted. */
   users: number;
+  /**
+   * The token and expiry of the last cookie sent for this state, so a save
+   * that changes neither does not send the same cookie again.
+   */
+  cookieSent: string;
   queue: Promise<unknown>;
 }
 
@@ -315,6 +320,7 @@ function newState(
     savedVersion: 0,
     destroyed: false,
     users: 0,
+    cookieSent: "",
     queue: Promise.resolve(),
   };
 }

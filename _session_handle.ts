@@ -180,14 +180,19 @@ export class SessionHandle<T extends object> implements Session<T> {
       this.#browserToken = undefined;
       return deletionCookie(cookie, secure);
     }
-    if (
-      !saved && this.#status === "unmodified" &&
-      state.token === this.#browserToken
-    ) return undefined;
+    const known = state.token === this.#browserToken;
+    if (!saved && this.#status === "unmodified" && known) return undefined;
+    const persistent = state.rememberMe ?? cookie.persist;
+    const at = this.#engine.expiresAt(state);
+    // A write that moves neither the token nor the cookie's expiry (no idle
+    // timeout) leaves the browser's cookie right: skip the headers.
+    const sent = `${state.token} ${persistent ? Math.floor(at / 1000) : ""}`;
+    if (known && state.cookieSent === sent) return undefined;
+    state.cookieSent = sent;
     this.#browserToken = state.token;
     return sessionCookie(cookie, secure, state.token, {
-      persistent: state.rememberMe ?? cookie.persist,
-      at: this.#engine.expiresAt(state),
+      persistent,
+      at,
       now: this.#engine.settings.now(),
     });
   }

@@ -197,7 +197,9 @@ export class SessionManager<T extends object = Record<string, unknown>> {
   async finalize(request: Request, response: Response): Promise<Response> {
     let setCookie;
     try {
-      const result = await this.#finish(request);
+      // Most requests need no write: answer without an extra await then.
+      let result = this.#finish(request);
+      if (result instanceof Promise) result = await result;
       if (result === null) return response;
       setCookie = result;
     } catch (error) {

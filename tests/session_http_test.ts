@@ -227,12 +227,12 @@ Deno.test("SessionManager.finalize() and finalizeHeaders() serve framework middl
   const cookie = cookiePair(viaFinalize)!;
   assert.ok(cookie);
   // oak style: headers are written into the response being built.
-  const request = get("/", cookie);
+  const request = get("/");
   (await sessions.of(request)).put("n", 2);
   const headers = new Headers();
   await sessions.finalizeHeaders(request, headers);
   assert.equal(headers.get("vary"), "Cookie");
-  assert.equal(headers.get("set-cookie")!.split(";")[0], cookie);
+  assert.match(headers.get("set-cookie")!, /^session=[\w-]{43};/);
   // A second finalize is a no-op.
   const more = new Headers();
   await sessions.finalizeHeaders(request, more);
