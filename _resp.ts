@@ -21,6 +21,7 @@ const MAX_PARTS = 5;
 const MAX_DIGITS = 15;
 
 const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
 const decoder = new TextDecoder();
 
 /** A parsed record; `value` is a view into the parse buffer. */
@@ -65,21 +66,20 @@ export function parseRecord(
   out: Partial<LogRecord>,
 ): number {
   if (buf[start] !== STAR) throw new DamagedRecord("expected '*'");
-  const count = readNumber(buf, start + 1, end);
-  if (count === undefined) return INCOMPLETE;
-  const parts = count.value;
+  const parts = readNumber(buf, start + 1, end);
+  if (parts === INCOMPLETE) return INCOMPLETE;
   if (parts > MAX_PARTS) {
     throw new DamagedRecord(`array of ${parts} parts is not a command`);
   }
-  let pos = count.next;
+  let pos = numberEnd;
   const views: Uint8Array[] = [];
   for (let i = 0; i < parts; i++) {
     if (pos >= end) return INCOMPLETE;
     if (buf[pos] !== DOLLAR) throw new DamagedRecord("expected '$'");
     const length = readNumber(buf, pos + 1, end);
-    if (length === undefined) return INCOMPLETE;
-    const bodyStart = length.next;
-    const bodyEnd = bodyStart + length.value;
+    if (length === INCOMPLETE) return INCOMPLETE;
+    const bodyStart = numberEnd;
+    const bodyEnd = bodyStart + length;
     if (i === 0) checkCommandName(buf, bodyStart, bodyEnd, end, parts);
     if (bodyEnd + 2 > end) return INCOMPLETE;
     if (buf[bodyEnd] !== CR || buf[bodyEnd + 1] !== LF) {
@@ -191,16 +191,18 @@ export class RecordWriter {
   }
 }
 
-/** Reads `<digits>\r\n` at `pos`; undefined when the bytes end first. */
-function readNumber(
-  buf: Uint8Array,
-  pos: number,
-  end: number,
-): { value: number; next: number } | undefined {
+/** Where the last {@linkcode readNumber} ended; avoids an object per call. */
+let numberEnd = 0;
+
+/**
+ * Reads `<digits>\r\n` at `pos` and sets `numberEnd` past it; returns
+ * {@linkcode INCOMPLETE} when the bytes end first.
+ */
+function readNumber(buf: Uint8Array, pos: number, end: number): number {
   let value = 0;
   let digits = 0;
   while (true) {
-    if (pos >= end) return undefined;
+    if (pos >= end) return INCOMPLETE;
     const byte = buf[pos]!;
     if (byte === CR) break;
     if (byte < ZERO || byte > NINE) {
@@ -211,9 +213,10 @@ function readNumber(
     pos++;
   }
   if (digits === 0) throw new DamagedRecord("empty length");
-  if (pos + 1 >= end) return undefined;
+  if (pos + 1 >= end) return INCOMPLETE;
   if (buf[pos + 1] !== LF) throw new DamagedRecord("expected LF after CR");
-  return { value, next: pos + 2 };
+  numberEnd = pos + 2;
+  return value;
 }
 
 /**
@@ -228,12 +231,13 @@ function checkCommandName(
   parts: number,
 ): void {
   if (bodyEnd > end) return;
-  const name = lowerAscii(buf.subarray(bodyStart, bodyEnd));
-  const valid = (name === "set" && (parts === 3 || parts === 5)) ||
-    (name === "del" && parts === 2) || (name === "flushdb" && parts === 1);
+  const name = buf.subarray(bodyStart, bodyEnd);
+  const valid = (isAscii(name, "set") && (parts === 3 || parts === 5)) ||
+    (isAscii(name, "del") && parts === 2) ||
+    (isAscii(name, "flushdb") && parts === 1);
   if (!valid) {
     throw new DamagedRecord(
-      `unknown command "${name.slice(0, 16)}" with ${parts} parts`,
+      `unknown command "${lowerAscii(name)}" with ${parts} parts`,
     );
   }
 }
@@ -243,20 +247,27 @@ function interpret(
   mtimeMs: number,
   out: Partial<LogRecord>,
 ): void {
-  const name = lowerAscii(views[0]!);
-  out.key = name === "flushdb" ? "" : decoder.decode(views[1]);
-  out.value = views[2] ?? new Uint8Array(0);
+  const name = views[0]!;
+  const command = views.length === 1
+    ? "flushdb"
+    : isAscii(name, "set")
+    ? "set"
+    : "del";
+  out.key = command === "flushdb" ? "" : decoder.decode(views[1]);
+  out.value = views[2] ?? EMPTY;
   out.expiresAt = Infinity;
   out.legacy = false;
-  out.command = name as LogRecord["command"];
+  out.command = command;
   if (views.length !== 5) return;
-  const kind = lowerAscii(views[3]!);
+  const kind = views[3]!;
   const seconds = parseSeconds(views[4]!);
-  if (kind === "ae") out.expiresAt = seconds * 1000;
-  else if (kind === "ex") {
+  if (isAscii(kind, "ae")) out.expiresAt = seconds * 1000;
+  else if (isAscii(kind, "ex")) {
     out.expiresAt = mtimeMs + seconds * 1000;
     out.legacy = true;
-  } else throw new DamagedRecord(`unknown expiry kind "${kind.slice(0, 16)}"`);
+  } else {
+    throw new DamagedRecord(`unknown expiry kind "${lowerAscii(kind)}"`);
+  }
 }
 
 function parseSeconds(bytes: Uint8Array): number {
@@ -274,6 +285,16 @@ function parseSeconds(bytes: Uint8Array): number {
     value = value * 10 + byte - ZERO;
   }
   return negative ? -value : value;
+}
+
+/** Whether `bytes` spell the lower-case ASCII `word` in any letter case. */
+function isAscii(bytes: Uint8Array, word: string): boolean {
+  if (bytes.length !== word.length) return false;
+  for (let i = 0; i < word.length; i++) {
+    // Setting bit 0x20 lower-cases a letter; `word` holds letters only.
+    if ((bytes[i]! | 0x20) !== word.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 function lowerAscii(bytes: Uint8Array): string {
