@@ -35,14 +35,15 @@ export function parseFlags(args: string[]): BenchFlags {
     args,
     options: {
       quick: { type: "boolean", default: false },
-      runs: { type: "string", default: "3" },
+      // --quick is a smoke run: one measured run unless asked for more.
+      runs: { type: "string" },
       scale: { type: "string", default: "1" },
       only: { type: "string", default: "" },
       out: { type: "string" },
     },
     strict: true,
   });
-  const runs = Number(values.runs);
+  const runs = Number(values.runs ?? (values.quick ? "1" : "3"));
   const scale = Number(values.scale);
   if (!Number.isInteger(runs) || runs < 1) {
     throw new RangeError(`Invalid --runs: ${values.runs}`);
