@@ -198,3 +198,36 @@ Deno.test("checkTargets() reports missed targets as missed", () => {
     met: false,
   });
 });
+
+Deno.test({
+  name: "deno task bench --quick runs every part end to end",
+  ignore: !WRK,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "bench_quick_" });
+    try {
+      const out = `${dir}/quick.json`;
+      const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--allow-all",
+          "--unstable-kv",
+          new URL("../bench/all.ts", import.meta.url).pathname,
+          "--quick",
+          "--out",
+          out,
+        ],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assert.equal(code, 0, new TextDecoder().decode(stderr));
+      const report = JSON.parse(await Deno.readTextFile(out));
+      assert.equal(report.quick, true);
+      for (const part of ["store", "http", "scale", "targets"]) {
+        assert.ok(report[part]?.length > 0, `no ${part} results`);
+      }
+      assert.match(await Deno.readTextFile(`${dir}/quick.svg`), /^<svg/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
