@@ -8,6 +8,7 @@
  * @module
  */
 
+import { findHiddenRecord, ReadWindow } from "./aof.ts";
 import {
   DamagedRecord,
   INCOMPLETE,
@@ -61,7 +62,6 @@ export interface ResilientScan {
 }
 
 const STAR = 42;
-const LF = 10;
 
 /** Reads every record of `file`, noting damaged ranges and a torn tail. */
 export async function scanResilient(
@@ -73,11 +73,7 @@ export async function scanResilient(
     result.damaged.push(range);
     options.onDamage?.(range);
   };
-  let buf = new Uint8Array(options.chunkSize ?? 1 << 20);
-  let base = 0; // file offset of buf[0]
-  let start = 0; // next unexamined byte in buf
-  let end = 0; // bytes filled in buf
-  let eof = false;
+  const window = new ReadWindow(file, options.chunkSize);
   const result: ResilientScan = {
     fileSize: 0,
     records: 0,
@@ -88,13 +84,16 @@ export async function scanResilient(
   let damageStart = -1; // file offset while resynchronising, else -1
   let reason = "";
   const record: Partial<LogRecord> = {};
-  await file.seek(0, Deno.SeekMode.Start);
+  await window.rewind();
   while (true) {
+    const { buf, base, end, eof } = window;
+    let start = window.start;
     if (damageStart < 0) {
       while (start < end && buf[start] === 0) {
         start++;
         result.nulBytes++;
       }
+      window.start = start;
       if (start < end) {
         let next: number;
         try {
@@ -103,7 +102,7 @@ export async function scanResilient(
           if (!(error instanceof DamagedRecord)) throw error;
           damageStart = base + start;
           reason = error.message;
-          start++;
+          window.start = start + 1;
           continue;
         }
         if (next !== INCOMPLETE) {
@@ -114,11 +113,11 @@ export async function scanResilient(
             base + start,
             buf.subarray(start, next),
           );
-          start = next;
+          window.start = next;
           continue;
         }
         if (eof) {
-          const hidden = findHiddenRecords(buf, start, end, mtimeMs);
+          const hidden = findHiddenRecord(buf, start, end);
           if (hidden < 0) {
             result.torn = { offset: base + start, length: end - start };
             result.fileSize = base + end;
@@ -131,7 +130,7 @@ export async function scanResilient(
               base + hidden
             }`,
           });
-          start = hidden;
+          window.start = hidden;
           continue;
         }
       } else if (eof) {
@@ -140,11 +139,11 @@ export async function scanResilient(
       }
     } else {
       const found = resync(buf, start, end, eof, mtimeMs);
-      start = found.at;
+      window.start = found.at;
       if (found.record) {
         damage({
           offset: damageStart,
-          length: base + start - damageStart,
+          length: base + found.at - damageStart,
           reason,
         });
         damageStart = -1;
@@ -160,22 +159,8 @@ export async function scanResilient(
         return result;
       }
     }
-    // Keep the unexamined bytes, growing the buffer when a record needs more.
-    if (start > 0) {
-      buf.copyWithin(0, start, end);
-      base += start;
-      end -= start;
-      start = 0;
-    }
-    if (end === buf.length) {
-      const grown = new Uint8Array(buf.length * 2);
-      grown.set(buf);
-      buf = grown;
-    }
-    const read = await file.read(buf.subarray(end));
-    if (read === null) eof = true;
-    else end += read;
-    onProgress?.(base + start);
+    await window.readMore();
+    onProgress?.(window.base + window.start);
   }
 }
 
@@ -208,31 +193,4 @@ function resync(
     if (scratch.command !== undefined) return { at, record: true };
   }
   return { at: end, record: false };
-}
-
-/**
- * The engine's test for an incomplete record at the end of the file: it is
- * damage rather than a torn write when complete records start after a line
- * feed inside it. Returns that offset, or -1. As in the engine, damage
- * further on does not hide the complete records before it.
- */
-function findHiddenRecords(
-  buf: Uint8Array,
-  start: number,
-  end: number,
-  mtimeMs: number,
-): number {
-  const scratch: Partial<LogRecord> = {};
-  for (let at = start + 1; at < end; at++) {
-    if (buf[at] !== STAR || buf[at - 1] !== LF) continue;
-    let next: number;
-    try {
-      next = parseRecord(buf, at, end, mtimeMs, scratch);
-    } catch (error) {
-      if (error instanceof DamagedRecord) continue; // not a record boundary
-      throw error;
-    }
-    if (next !== INCOMPLETE) return at;
-  }
-  return -1;
 }

@@ -51,8 +51,63 @@ export interface ScanOptions {
   chunkSize?: number;
 }
 
+const STAR = 0x2a;
+const LF = 0x0a;
+
 /** Read size while replaying a log. */
 const READ_CHUNK = 1 << 20;
+
+/**
+ * The not yet parsed bytes of a file read front to back in chunks: parsers
+ * advance `start`, and {@linkcode ReadWindow.readMore} keeps what is left,
+ * growing the buffer when one record needs more than it holds.
+ */
+export class ReadWindow {
+  /** The bytes; `buf[start..end)` are read but not yet parsed. */
+  buf: Uint8Array;
+  /** File offset of `buf[0]`. */
+  base = 0;
+  /** Next byte to parse. */
+  start = 0;
+  /** Bytes filled in `buf`. */
+  end = 0;
+  /** Whether the file has no more bytes. */
+  eof = false;
+  readonly #file: Deno.FsFile;
+
+  /**
+   * Starts a window at the beginning of `file`.
+   *
+   * @param chunkSize Bytes read per call.
+   */
+  constructor(file: Deno.FsFile, chunkSize = READ_CHUNK) {
+    this.#file = file;
+    this.buf = new Uint8Array(chunkSize);
+  }
+
+  /** Seeks to the start of the file; call once before reading. */
+  async rewind(): Promise<void> {
+    await this.#file.seek(0, Deno.SeekMode.Start);
+  }
+
+  /** Reads the next chunk after the unparsed bytes, or sets `eof`. */
+  async readMore(): Promise<void> {
+    if (this.start > 0) {
+      this.buf.copyWithin(0, this.start, this.end);
+      this.base += this.start;
+      this.end -= this.start;
+      this.start = 0;
+    }
+    if (this.end === this.buf.length) {
+      const grown = new Uint8Array(this.buf.length * 2);
+      grown.set(this.buf);
+      this.buf = grown;
+    }
+    const read = await this.#file.read(this.buf.subarray(this.end));
+    if (read === null) this.eof = true;
+    else this.end += read;
+  }
+}
 
 /**
  * Reads every record of `file` from the start. A torn last record (the
@@ -66,52 +121,69 @@ export async function scanLog(
   options: ScanOptions,
 ): Promise<ScanResult> {
   const { path, mtimeMs, onRecord } = options;
-  let buf = new Uint8Array(options.chunkSize ?? READ_CHUNK);
-  let base = 0; // file offset of buf[0]
-  let start = 0; // next unparsed byte in buf
-  let end = 0; // bytes filled in buf
-  let eof = false;
+  const window = new ReadWindow(file, options.chunkSize);
   let records = 0;
   const record: Partial<LogRecord> = {};
-  await file.seek(0, Deno.SeekMode.Start);
+  await window.rewind();
   while (true) {
-    while (start < end && buf[start] === 0) start++;
-    let next = INCOMPLETE;
-    if (start < end) {
+    const { buf, end, base } = window;
+    let start = window.start;
+    // Every complete record in the buffer, then more bytes.
+    while (true) {
+      while (start < end && buf[start] === 0) start++;
+      if (start >= end) break;
+      let next;
       try {
         next = parseRecord(buf, start, end, mtimeMs, record);
       } catch (error) {
         throw damaged(path, base + start, error);
       }
-    }
-    if (next !== INCOMPLETE) {
+      if (next === INCOMPLETE) break;
       records++;
       if (record.command !== undefined) {
         onRecord(record as LogRecord, base + start, next - start);
       }
       start = next;
+    }
+    window.start = start;
+    if (!window.eof) {
+      await window.readMore();
       continue;
     }
-    if (eof) {
-      if (start < end) rejectHiddenRecords(buf, start, end, base, path);
-      return { validEnd: base + start, fileSize: base + end, records };
+    const hidden = start < end ? findHiddenRecord(buf, start, end) : -1;
+    if (hidden >= 0) {
+      throw new CorruptLogError(
+        path,
+        base + start,
+        `record length runs past complete records at byte ${base + hidden}`,
+      );
     }
-    // Keep the unparsed bytes, growing the buffer when a record needs more.
-    if (start > 0) {
-      buf.copyWithin(0, start, end);
-      base += start;
-      end -= start;
-      start = 0;
-    }
-    if (end === buf.length) {
-      const grown = new Uint8Array(buf.length * 2);
-      grown.set(buf);
-      buf = grown;
-    }
-    const read = await file.read(buf.subarray(end));
-    if (read === null) eof = true;
-    else end += read;
+    return { validEnd: base + start, fileSize: base + end, records };
   }
+}
+
+/**
+ * When a record at the end of the file is incomplete, it is only a torn
+ * write if no complete record starts after a line feed inside it:
+ * otherwise a damaged length swallowed real records, and truncating would
+ * silently lose them. Returns the offset of the first such record, or -1.
+ */
+export function findHiddenRecord(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+): number {
+  const scratch: Partial<LogRecord> = {};
+  for (let at = start + 1; at < end; at++) {
+    if (buf[at] !== STAR || buf[at - 1] !== LF) continue;
+    try {
+      if (parseRecord(buf, at, end, 0, scratch) !== INCOMPLETE) return at;
+    } catch (error) {
+      // Damage right here: not a record boundary.
+      if (!(error instanceof DamagedRecord)) throw error;
+    }
+  }
+  return -1;
 }
 
 /**
@@ -311,46 +383,6 @@ export async function syncDirectory(directory: string): Promise<void> {
     await handle.sync();
   } finally {
     handle.close();
-  }
-}
-
-/**
- * When a record at EOF is incomplete, it is only a torn write if nothing
- * after it parses as complete records: otherwise a damaged length swallowed
- * real data, and truncating would silently lose it.
- */
-function rejectHiddenRecords(
-  buf: Uint8Array,
-  start: number,
-  end: number,
-  base: number,
-  path: string,
-): void {
-  const scratch: Partial<LogRecord> = {};
-  for (let at = start + 1; at < end; at++) {
-    if (buf[at] !== 42 || buf[at - 1] !== 10) continue;
-    let pos = at;
-    let complete = 0;
-    try {
-      while (pos < end) {
-        const next = parseRecord(buf, pos, end, 0, scratch);
-        if (next === INCOMPLETE) break;
-        complete++;
-        pos = next;
-      }
-    } catch (error) {
-      if (!(error instanceof DamagedRecord)) throw error;
-      // Damage right at `at`: not a record boundary. Damage after complete
-      // records still proves they are real, and cutting would lose them.
-      if (complete === 0) continue;
-    }
-    if (complete > 0) {
-      throw new CorruptLogError(
-        path,
-        base + start,
-        `record length runs past complete records at byte ${base + at}`,
-      );
-    }
   }
 }
 
