@@ -7,12 +7,7 @@
  * @module
  */
 
-import {
-  CompactionFile,
-  type LogFile,
-  syncDirectory,
-  type WrapFile,
-} from "./aof.ts";
+import { CompactionFile, type LogFile, syncDirectory } from "./aof.ts";
 import type { Entry } from "./_keyspace.ts";
 import { RecordWriter } from "./_resp.ts";
 import type { WriteQueue } from "./_write_queue.ts";
@@ -29,10 +24,11 @@ export interface CompactionTarget {
   now: () => number;
   /** Whether the store is closing, which stops the compaction. */
   cancelled: () => boolean;
-  /** Wraps the new log's handle, as at open. */
-  wrapFile: WrapFile | undefined;
-  /** Takes over the new log's handle right after the rename. */
-  adopt: (file: Deno.FsFile) => void;
+  /**
+   * Takes over the new log's handle right after the rename; returns the
+   * file the write queue is to use (wrapped, as at open).
+   */
+  adopt: (file: Deno.FsFile) => LogFile;
 }
 
 /** Longest a slice of snapshot work holds the event loop, in ms. */
@@ -70,8 +66,7 @@ export async function compact(target: CompactionTarget): Promise<boolean> {
     await temp.sync();
     const file = await temp.commit();
     committed = true;
-    target.adopt(file);
-    const logFile: LogFile = target.wrapFile ? target.wrapFile(file) : file;
+    const logFile = target.adopt(file);
     // The rename is only durable once the directory is; writes waiting
     // for an fsync are released after that.
     try {

@@ -6,15 +6,27 @@
  * @module
  */
 
-/** One slice of sweeping; returns whether more work is waiting. */
-export type SweepStep = () => boolean;
+import type { Keyspace } from "./_keyspace.ts";
 
 /** Longest a single sweep slice may hold the event loop, in milliseconds. */
-export const SWEEP_SLICE_MS = 5;
+const SWEEP_SLICE_MS = 5;
 
-/** Runs `step` every `intervalMs`, continuing at once while it has more. */
+/** What a sweep needs from its store. */
+export interface SweepTarget {
+  /** The entries to sweep. */
+  keyspace: Keyspace;
+  /** The store's clock. */
+  now: () => number;
+  /** Told which keys each slice removed. */
+  onExpired: ((keys: string[]) => void) | undefined;
+}
+
+/**
+ * Sweeps `target` every `intervalMs`, continuing at once while expired
+ * entries remain.
+ */
 export class Sweeper {
-  readonly #step: SweepStep;
+  readonly #target: SweepTarget;
   readonly #intervalMs: number;
   #interval: ReturnType<typeof setInterval> | undefined;
   #continuation: ReturnType<typeof setTimeout> | undefined;
@@ -23,11 +35,11 @@ export class Sweeper {
    * Starts the timer.
    *
    * @param intervalMs Milliseconds between sweeps.
-   * @param step One slice of work.
+   * @param target The store's entries, clock and expiry callback.
    */
-  constructor(intervalMs: number, step: SweepStep) {
+  constructor(intervalMs: number, target: SweepTarget) {
     this.#intervalMs = intervalMs;
-    this.#step = step;
+    this.#target = target;
     const interval = setInterval(() => this.#run(), this.#intervalMs);
     Deno.unrefTimer(interval);
     this.#interval = interval;
@@ -45,12 +57,20 @@ export class Sweeper {
     if (this.#continuation !== undefined || this.#interval === undefined) {
       return;
     }
-    if (!this.#step()) return;
+    if (!this.#sweepSlice()) return;
     const continuation = setTimeout(() => {
       this.#continuation = undefined;
       this.#run();
     }, 0);
     Deno.unrefTimer(continuation);
     this.#continuation = continuation;
+  }
+
+  /** Removes one slice of expired entries; returns whether more remain. */
+  #sweepSlice(): boolean {
+    const { keyspace, now, onExpired } = this.#target;
+    const { expired, more } = keyspace.sweep(now(), SWEEP_SLICE_MS);
+    if (expired.length > 0) onExpired?.(expired);
+    return more;
   }
 }

@@ -240,6 +240,17 @@ export class LogBrokenError extends Error {
   }
 }
 
+/** Writes all of `bytes`, calling `writeSync` until none are left. */
+export function writeAll(
+  file: { writeSync(bytes: Uint8Array): number },
+  bytes: Uint8Array,
+): void {
+  let written = 0;
+  while (written < bytes.length) {
+    written += file.writeSync(bytes.subarray(written));
+  }
+}
+
 /**
  * Writes all of `bytes` to the end of `file`. On failure it cuts the file
  * back to `sizeBefore`, so no partial record is left, and rethrows.
@@ -251,11 +262,8 @@ export function appendAll(
   bytes: Uint8Array,
   sizeBefore: number,
 ): void {
-  let written = 0;
   try {
-    while (written < bytes.length) {
-      written += file.writeSync(bytes.subarray(written));
-    }
+    writeAll(file, bytes);
   } catch (error) {
     // Cut back even when no call reported bytes written: a call that fails
     // may still have put some in the file, and they would become a damaged
@@ -277,6 +285,8 @@ export function appendAll(
 export class CompactionFile {
   readonly #path: string;
   readonly #file: Deno.FsFile;
+  /** The live log, opened for reading on the first copy. */
+  #source: Deno.FsFile | undefined;
   #size = 0;
   #copiedUpTo: number;
 
@@ -316,10 +326,7 @@ export class CompactionFile {
 
   /** Appends snapshot bytes. */
   write(bytes: Uint8Array): void {
-    let written = 0;
-    while (written < bytes.length) {
-      written += this.#file.writeSync(bytes.subarray(written));
-    }
+    writeAll(this.#file, bytes);
     this.#size += bytes.length;
   }
 
@@ -331,19 +338,16 @@ export class CompactionFile {
   copyTail(liveSize: number, maxBytes = Infinity): void {
     const until = Math.min(liveSize, this.#copiedUpTo + maxBytes);
     if (until <= this.#copiedUpTo) return;
-    const source = Deno.openSync(this.#path, { read: true });
-    try {
-      source.seekSync(this.#copiedUpTo, Deno.SeekMode.Start);
-      const chunk = new Uint8Array(Math.min(until - this.#copiedUpTo, 1 << 20));
-      while (this.#copiedUpTo < until) {
-        const want = Math.min(chunk.length, until - this.#copiedUpTo);
-        const read = source.readSync(chunk.subarray(0, want));
-        if (read === null) throw new Error("live log shrank during compaction");
-        this.write(chunk.subarray(0, read));
-        this.#copiedUpTo += read;
-      }
-    } finally {
-      source.close();
+    this.#source ??= Deno.openSync(this.#path, { read: true });
+    const source = this.#source;
+    source.seekSync(this.#copiedUpTo, Deno.SeekMode.Start);
+    const chunk = new Uint8Array(Math.min(until - this.#copiedUpTo, 1 << 20));
+    while (this.#copiedUpTo < until) {
+      const want = Math.min(chunk.length, until - this.#copiedUpTo);
+      const read = source.readSync(chunk.subarray(0, want));
+      if (read === null) throw new Error("live log shrank during compaction");
+      this.write(chunk.subarray(0, read));
+      this.#copiedUpTo += read;
     }
   }
 
@@ -359,6 +363,7 @@ export class CompactionFile {
    */
   async commit(): Promise<Deno.FsFile> {
     await Deno.rename(tempPath(this.#path), this.#path);
+    this.#closeSource();
     return this.#file;
   }
 
@@ -369,8 +374,14 @@ export class CompactionFile {
 
   /** Closes and removes the temp file. */
   async discard(): Promise<void> {
+    this.#closeSource();
     this.#file.close();
     await removeIfPresent(tempPath(this.#path));
+  }
+
+  #closeSource(): void {
+    this.#source?.close();
+    this.#source = undefined;
   }
 }
 

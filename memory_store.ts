@@ -6,7 +6,7 @@
  */
 
 import { Keyspace } from "./_keyspace.ts";
-import { SWEEP_SLICE_MS, Sweeper } from "./_sweeper.ts";
+import { Sweeper } from "./_sweeper.ts";
 import { assertData, assertToken, expiryMillis } from "./_validate.ts";
 import type { SessionStore } from "./session_store.ts";
 import { StoreClosedError } from "./errors.ts";
@@ -48,7 +48,6 @@ export interface MemoryStoreOptions {
 export class MemoryStore implements SessionStore, AsyncDisposable {
   readonly #keyspace = new Keyspace();
   readonly #now: () => number;
-  readonly #onExpired: ((tokens: string[]) => void) | undefined;
   readonly #sweeper: Sweeper;
   #closed = false;
 
@@ -65,8 +64,11 @@ export class MemoryStore implements SessionStore, AsyncDisposable {
       );
     }
     this.#now = options.now ?? Date.now;
-    this.#onExpired = options.onExpired;
-    this.#sweeper = new Sweeper(interval, () => this.#sweepSlice());
+    this.#sweeper = new Sweeper(interval, {
+      keyspace: this.#keyspace,
+      now: this.#now,
+      onExpired: options.onExpired,
+    });
   }
 
   /** Number of live (unexpired) entries. */
@@ -140,12 +142,6 @@ export class MemoryStore implements SessionStore, AsyncDisposable {
   /** Same as {@linkcode MemoryStore.close}. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
-  }
-
-  #sweepSlice(): boolean {
-    const { expired, more } = this.#keyspace.sweep(this.#now(), SWEEP_SLICE_MS);
-    if (expired.length > 0) this.#onExpired?.(expired);
-    return more;
   }
 
   #assertOpen(): void {

@@ -9,7 +9,7 @@ import { type LogFile, openLocked, scanLog } from "./aof.ts";
 import { StoreClosedError } from "./errors.ts";
 import { type Entry, Keyspace } from "./_keyspace.ts";
 import { compact, type CompactionTarget } from "./_compactor.ts";
-import { SWEEP_SLICE_MS, Sweeper } from "./_sweeper.ts";
+import { Sweeper } from "./_sweeper.ts";
 import { type SyncPolicy, WriteQueue } from "./_write_queue.ts";
 import { assertData, assertToken, expiryMillis } from "./_validate.ts";
 import {
@@ -60,7 +60,7 @@ export class BuntStore implements SessionStore, AsyncDisposable {
   readonly #now: () => number;
   readonly #keyspace = new Keyspace();
   readonly #sweeper: Sweeper;
-  readonly #timers: ReturnType<typeof setInterval>[] = [];
+  #housekeeping: ReturnType<typeof setInterval> | undefined;
   #queue: WriteQueue | undefined;
   #rawFile: Deno.FsFile | undefined;
   #compaction: Promise<void> | undefined;
@@ -76,10 +76,11 @@ export class BuntStore implements SessionStore, AsyncDisposable {
     this.#options = options;
     this.#policy = options.sync ?? "everysecond";
     this.#now = options.now ?? Date.now;
-    this.#sweeper = new Sweeper(
-      options.sweepInterval ?? 1000,
-      () => this.#sweepSlice(),
-    );
+    this.#sweeper = new Sweeper(options.sweepInterval ?? 1000, {
+      keyspace: this.#keyspace,
+      now: this.#now,
+      onExpired: options.onExpired,
+    });
   }
 
   /**
@@ -272,10 +273,8 @@ export class BuntStore implements SessionStore, AsyncDisposable {
       await file.truncate(scan.validEnd);
       await file.syncData();
     }
-    const wrap = this.#options.wrapFile;
-    const logFile: LogFile = wrap ? wrap(file) : file;
     this.#queue = new WriteQueue(
-      logFile,
+      this.#logFile(file),
       scan.validEnd,
       this.#policy,
       (error) => this.#reportError(error),
@@ -285,13 +284,9 @@ export class BuntStore implements SessionStore, AsyncDisposable {
     // append moves (bringing expired entries back): rewrite them as `ae`
     // before anything is appended.
     if (legacy) await this.shrink();
-    this.#startTimers();
-  }
-
-  #startTimers(): void {
     const everySecond = setInterval(() => this.#tick(), 1000);
     Deno.unrefTimer(everySecond);
-    this.#timers.push(everySecond);
+    this.#housekeeping = everySecond;
   }
 
   /** The once-a-second housekeeping: fsync when dirty, auto-compaction. */
@@ -328,10 +323,10 @@ export class BuntStore implements SessionStore, AsyncDisposable {
         entries: () => this.#keyspace.entries(),
         now: this.#now,
         cancelled: () => this.#closing !== undefined,
-        wrapFile: this.#options.wrapFile,
         adopt: (file) => {
           this.#rawFile?.close();
           this.#rawFile = file;
+          return this.#logFile(file);
         },
       };
       if (!(await compact(target))) return;
@@ -362,18 +357,9 @@ export class BuntStore implements SessionStore, AsyncDisposable {
     return queue.enqueue(() => this.#keyspace.restore(token, previous));
   }
 
-  #sweepSlice(): boolean {
-    const { expired, more } = this.#keyspace.sweep(
-      this.#now(),
-      SWEEP_SLICE_MS,
-    );
-    if (expired.length > 0) this.#options.onExpired?.(expired);
-    return more;
-  }
-
   async #shutDown(): Promise<void> {
     this.#sweeper.stop();
-    for (const timer of this.#timers) clearInterval(timer);
+    clearInterval(this.#housekeeping);
     // A running compaction sees the close and stops early.
     await this.#compaction?.catch(() => {});
     try {
@@ -382,6 +368,11 @@ export class BuntStore implements SessionStore, AsyncDisposable {
       this.#rawFile?.close();
       this.#rawFile = undefined;
     }
+  }
+
+  /** The handle the write queue uses: `file`, wrapped when asked to. */
+  #logFile(file: Deno.FsFile): LogFile {
+    return this.#options.wrapFile?.(file) ?? file;
   }
 
   #reportError(error: Error): void {
