@@ -11,15 +11,9 @@ import { CorruptLogError, StoreLockedError } from "./errors.ts";
 import { BuntStore, type BuntStoreOptions } from "./store.ts";
 import { CliError } from "./_cli_output.ts";
 
-/** A log held under the engine's lock until disposed. */
-export interface LockedLog extends AsyncDisposable {
-  /** The locked handle (read and append). */
-  file: Deno.FsFile;
-}
-
 /**
  * Locks the existing log at `path` like `BuntStore.open` does, without
- * replaying or truncating it.
+ * replaying or truncating it; close the handle (`using`) to unlock.
  *
  * @param verb The command, for messages.
  * @throws {CliError} When the file is missing or locked.
@@ -27,19 +21,13 @@ export interface LockedLog extends AsyncDisposable {
 export async function lockForChange(
   path: string,
   verb: string,
-  create = false,
-): Promise<LockedLog> {
-  if (!create) await assertExists(path, verb);
-  let file: Deno.FsFile;
+): Promise<Deno.FsFile> {
+  await assertExists(path, verb);
   try {
-    file = await openLocked(path);
+    return await openLocked(path);
   } catch (error) {
     throw explain(error, path, verb);
   }
-  return {
-    file,
-    [Symbol.asyncDispose]: async () => file.close(),
-  };
 }
 
 /**

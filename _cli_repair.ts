@@ -68,8 +68,7 @@ export async function repairCommand(
   path: string,
   flags: RepairFlags,
 ): Promise<number> {
-  await using lock = await lockForChange(path, "repair");
-  const { file } = lock;
+  using file = await lockForChange(path, "repair");
   const stat = await file.stat();
   const progress = readProgress(out, flags, "repair", stat.size);
   const dropped: DroppedRecords = { count: 0, sets: 0, dels: 0, keys: [] };

@@ -5,10 +5,10 @@
  * @module
  */
 
-import { appendAll, scanLog } from "./aof.ts";
+import { appendAll, openAndRecover } from "./aof.ts";
 import { RecordWriter } from "./_resp.ts";
 import { assertToken } from "./_validate.ts";
-import { explain, lockForChange, openStoreForChange } from "./_cli_lock.ts";
+import { explain, openStoreForChange } from "./_cli_lock.ts";
 import { readProgress, type ReportFlags } from "./_cli_read.ts";
 import {
   CliError,
@@ -94,24 +94,17 @@ export async function loadCommand(
   flags: ReportFlags,
   inputBytes = 0,
 ): Promise<number> {
-  await using lock = await lockForChange(path, "load into", true);
-  const { file } = lock;
-  const stat = await file.stat();
-  let scan;
+  let log;
   try {
-    scan = await scanLog(file, {
-      path,
-      mtimeMs: stat.mtime?.getTime() ?? Date.now(),
-      onRecord: () => {},
-    });
+    // A torn last record is a crash's leftover: it is cut off before the
+    // load appends after it, as at every open.
+    log = await openAndRecover(path, () => {});
   } catch (error) {
     throw explain(error, path, "load into");
   }
-  // We hold the lock, so an incomplete last record is a crash's leftover:
-  // cut it off as BuntStore.open would before appending after it.
-  const recovered = scan.fileSize - scan.validEnd;
-  if (recovered > 0) await file.truncate(scan.validEnd);
-  const sizeBefore = scan.validEnd;
+  using file = log.file;
+  const recovered = log.recoveredBytes;
+  const sizeBefore = log.size;
   let size = sizeBefore;
   const records = new RecordWriter();
   const now = out.io.now();

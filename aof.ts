@@ -220,6 +220,57 @@ export async function openLocked(path: string): Promise<Deno.FsFile> {
   throw new StoreLockedError(path);
 }
 
+/** A locked log, replayed and cut back to its last complete record. */
+export interface RecoveredLog {
+  /** The locked handle, open for reading and appending. */
+  file: Deno.FsFile;
+  /** Its size, which is where the next record goes. */
+  size: number;
+  /** Bytes of a torn last write that were cut off. */
+  recoveredBytes: number;
+  /** Complete records replayed. */
+  records: number;
+}
+
+/**
+ * What every writer of a log does first: opens and locks it, replays it
+ * through `onRecord`, and cuts off (and fsyncs away) a torn last write, so
+ * that appends never follow a partial record.
+ *
+ * @param now Used as the modification time when the file has none.
+ * @throws {StoreLockedError} When another handle holds the lock.
+ * @throws {CorruptLogError} When a record is damaged before the end.
+ */
+export async function openAndRecover(
+  path: string,
+  onRecord: ScanOptions["onRecord"],
+  now: number = Date.now(),
+): Promise<RecoveredLog> {
+  const file = await openLocked(path);
+  try {
+    const stat = await file.stat();
+    const scan = await scanLog(file, {
+      path,
+      mtimeMs: stat.mtime?.getTime() ?? now,
+      onRecord,
+    });
+    const recoveredBytes = scan.fileSize - scan.validEnd;
+    if (recoveredBytes > 0) {
+      await file.truncate(scan.validEnd);
+      await file.syncData();
+    }
+    return {
+      file,
+      size: scan.validEnd,
+      recoveredBytes,
+      records: scan.records,
+    };
+  } catch (error) {
+    file.close();
+    throw error;
+  }
+}
+
 /** Path of the compaction temp file for the log at `path`. */
 export function tempPath(path: string): string {
   return `${path}.tmp`;

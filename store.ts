@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type LogFile, openLocked, scanLog } from "./aof.ts";
+import { type LogFile, openAndRecover } from "./aof.ts";
 import { StoreClosedError } from "./errors.ts";
 import { type Entry, Keyspace } from "./_keyspace.ts";
 import { compact, type CompactionTarget } from "./_compactor.ts";
@@ -248,34 +248,24 @@ export class BuntStore implements SessionStore, AsyncDisposable {
   }
 
   async #load(): Promise<void> {
-    const file = await openLocked(this.#path);
-    this.#rawFile = file;
-    const stat = await file.stat();
     const now = this.#now();
     const keyspace = this.#keyspace;
     let legacy = false;
-    const scan = await scanLog(file, {
-      path: this.#path,
-      mtimeMs: stat.mtime?.getTime() ?? now,
-      onRecord: (record) => {
-        if (record.legacy) legacy = true;
-        if (record.command === "flushdb") keyspace.clear();
-        else if (record.command === "del" || record.expiresAt <= now) {
-          keyspace.delete(record.key);
-        } else {
-          keyspace.set(record.key, record.value.slice(), record.expiresAt);
-        }
-      },
-    });
-    this.#recordsLoaded = scan.records;
-    this.#recoveredBytes = scan.fileSize - scan.validEnd;
-    if (this.#recoveredBytes > 0) {
-      await file.truncate(scan.validEnd);
-      await file.syncData();
-    }
+    const log = await openAndRecover(this.#path, (record) => {
+      if (record.legacy) legacy = true;
+      if (record.command === "flushdb") keyspace.clear();
+      else if (record.command === "del" || record.expiresAt <= now) {
+        keyspace.delete(record.key);
+      } else {
+        keyspace.set(record.key, record.value.slice(), record.expiresAt);
+      }
+    }, now);
+    this.#rawFile = log.file;
+    this.#recordsLoaded = log.records;
+    this.#recoveredBytes = log.recoveredBytes;
     this.#queue = new WriteQueue(
-      this.#logFile(file),
-      scan.validEnd,
+      this.#logFile(log.file),
+      log.size,
       this.#policy,
       (error) => this.#reportError(error),
     );
