@@ -7,6 +7,7 @@
  * @module
  */
 
+import { newToken } from "./_token.ts";
 import { BuntStore, type SyncPolicy } from "./store.ts";
 import {
   formatBytes,
@@ -164,11 +165,4 @@ async function warmUp(
     await store.close();
   }
   await BuntStore.open(`${dir}/warm-up.db`).then((store) => store.close());
-}
-
-function newToken(): string {
-  return crypto.getRandomValues(new Uint8Array(32)).toBase64({
-    alphabet: "base64url",
-    omitPadding: true,
-  });
 }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { writeAll } from "./aof.ts";
 import { parseArgs } from "node:util";
 import { type Output, UsageError } from "./_cli_output.ts";
 import {
@@ -292,10 +293,10 @@ async function dumpToFile(
     truncate: true,
     mode: 0o600,
   });
-  return await dumpCommand(out, path, flags(values), (bytes) => {
-    let written = 0;
-    while (written < bytes.length) {
-      written += file.writeSync(bytes.subarray(written));
-    }
-  });
+  return await dumpCommand(
+    out,
+    path,
+    flags(values),
+    (bytes) => writeAll(file, bytes),
+  );
 }

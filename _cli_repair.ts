@@ -6,7 +6,12 @@
  * @module
  */
 
-import { CompactionFile, syncDirectory } from "./aof.ts";
+import {
+  CompactionFile,
+  parentDirectory,
+  syncDirectory,
+  writeAll,
+} from "./aof.ts";
 import { type DamagedRange, scanResilient } from "./_cli_scan.ts";
 import { lockForChange } from "./_cli_lock.ts";
 import { readProgress, type ReportFlags } from "./_cli_read.ts";
@@ -153,16 +158,13 @@ async function backUp(path: string, file: Deno.FsFile): Promise<string> {
       while (true) {
         const read = await file.read(chunk);
         if (read === null) break;
-        let written = 0;
-        while (written < read) {
-          written += backup.writeSync(chunk.subarray(written, read));
-        }
+        writeAll(backup, chunk.subarray(0, read));
       }
       await backup.syncData();
     } finally {
       backup.close();
     }
-    await syncDirectory(parentOf(path));
+    await syncDirectory(parentDirectory(path));
     return name;
   }
 }
@@ -203,7 +205,7 @@ async function rewriteWithout(
     committed = true;
     swapped.close();
     // The rename must survive a power cut before we report success.
-    await syncDirectory(parentOf(path));
+    await syncDirectory(temp.directory);
     return temp.size;
   } finally {
     if (!committed) await temp.discard();
@@ -251,10 +253,4 @@ function printReport(out: Output, report: RepairReport): void {
       formatBytes(report.bytesBefore)
     } -> ${formatBytes(report.bytesAfter)}`,
   );
-}
-
-function parentOf(path: string): string {
-  const slash = path.lastIndexOf("/");
-  if (slash < 0) return "";
-  return slash === 0 ? "/" : path.slice(0, slash);
 }

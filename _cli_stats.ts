@@ -5,6 +5,8 @@
  * @module
  */
 
+import { setRecordBytes } from "./_resp.ts";
+
 /** The `stats --json` report. */
 export interface StatsReport {
   /** The log file. */
@@ -54,22 +56,6 @@ const BUCKETS: [string, number][] = [
 
 const encoder = new TextEncoder();
 
-/**
- * Bytes of the record a compaction writes for one entry, exactly as the
- * engine's `RecordWriter.set` encodes it.
- */
-export function snapshotRecordBytes(
-  keyBytes: number,
-  valueBytes: number,
-  expiresAt: number,
-): number {
-  let total = 13 + bulkBytes(keyBytes) + bulkBytes(valueBytes);
-  if (expiresAt !== Infinity) {
-    total += 8 + bulkBytes(String(Math.floor(expiresAt / 1000)).length);
-  }
-  return total;
-}
-
 /** Builds the report from the replayed entries. */
 export function summarize(
   file: string,
@@ -87,7 +73,7 @@ export function summarize(
   for (const [key, { expiresAt, bytes }] of entries) {
     if (expiresAt <= now) continue;
     live++;
-    compacted += snapshotRecordBytes(utf8Length(key), bytes, expiresAt);
+    compacted += setRecordBytes(utf8Length(key), bytes, expiresAt);
     if (expiresAt < oldest) oldest = expiresAt;
     if (expiresAt !== Infinity && expiresAt > newest) newest = expiresAt;
     const left = expiresAt - now;
@@ -122,10 +108,6 @@ export function histogram(counts: Record<string, number>): string[] {
     const bar = "#".repeat(Math.ceil(count / max * 30));
     return `  ${label.padEnd(width)}  ${String(count).padStart(9)}  ${bar}`;
   });
-}
-
-function bulkBytes(length: number): number {
-  return 1 + String(length).length + 2 + length + 2;
 }
 
 function utf8Length(text: string): number {

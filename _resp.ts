@@ -93,6 +93,28 @@ export function parseRecord(
   return pos;
 }
 
+/**
+ * Bytes {@linkcode RecordWriter.set} writes for a key and a value of these
+ * byte lengths: what one entry costs in a compacted log.
+ */
+export function setRecordBytes(
+  keyBytes: number,
+  valueBytes: number,
+  expiresAt: number,
+): number {
+  // `*3\r\n$3\r\nset\r\n` (or `*5`), then the key and the value.
+  let total = 13 + bulkBytes(keyBytes) + bulkBytes(valueBytes);
+  if (expiresAt !== Infinity) {
+    // `$2\r\nae\r\n`, then the seconds.
+    total += 8 + bulkBytes(String(Math.floor(expiresAt / 1000)).length);
+  }
+  return total;
+}
+
+function bulkBytes(length: number): number {
+  return 1 + String(length).length + 2 + length + 2;
+}
+
 /** A growable byte buffer that encodes records in buntdb's format. */
 export class RecordWriter {
   #bytes = new Uint8Array(64 * 1024);

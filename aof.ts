@@ -453,7 +453,8 @@ function damaged(path: string, offset: number, error: unknown): unknown {
   return new CorruptLogError(path, offset, error.message, { cause: error });
 }
 
-function parentDirectory(path: string): string {
+/** The directory part of `path`, or "" for a bare file name. */
+export function parentDirectory(path: string): string {
   const slash = path.lastIndexOf("/");
   if (slash < 0) return "";
   return slash === 0 ? "/" : path.slice(0, slash);

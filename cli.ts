@@ -30,6 +30,7 @@
  * @module
  */
 
+import { writeAll } from "./aof.ts";
 import {
   commandHelp,
   COMMANDS,
@@ -86,7 +87,7 @@ export async function main(
     if (name === "help") {
       const topic = rest[0];
       out.line(
-        topic !== undefined && topic in COMMANDS
+        topic !== undefined && Object.hasOwn(COMMANDS, topic)
           ? commandHelp(topic)
           : mainHelp(),
       );
@@ -151,16 +152,6 @@ function processIo(): CliIo {
     stderrIsTerminal: Deno.stderr.isTerminal(),
     now: Date.now,
   };
-}
-
-function writeAll(
-  stream: { writeSync(bytes: Uint8Array): number },
-  bytes: Uint8Array,
-): void {
-  let written = 0;
-  while (written < bytes.length) {
-    written += stream.writeSync(bytes.subarray(written));
-  }
 }
 
 if (import.meta.main) {

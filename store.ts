@@ -7,6 +7,7 @@
 
 import { type LogFile, openAndRecover } from "./aof.ts";
 import { StoreClosedError } from "./errors.ts";
+import { setRecordBytes } from "./_resp.ts";
 import { type Entry, Keyspace } from "./_keyspace.ts";
 import { compact, type CompactionTarget } from "./_compactor.ts";
 import { Sweeper } from "./_sweeper.ts";
@@ -380,11 +381,14 @@ export class BuntStore implements SessionStore, AsyncDisposable {
   }
 }
 
-/** Bytes a compaction would write for `entries`, to pace auto-shrink. */
+/**
+ * Bytes a compaction would write for `entries` (UTF-16 length standing in
+ * for the UTF-8 one), to pace auto-shrink.
+ */
 function estimateSnapshotBytes(entries: Iterable<Entry>): number {
   let total = 0;
-  for (const entry of entries) {
-    total += entry.key.length + entry.value.length + 48;
+  for (const { key, value, expiresAt } of entries) {
+    total += setRecordBytes(key.length, value.length, expiresAt);
   }
   return total;
 }

@@ -8,8 +8,7 @@ import {
   PROGRESS_MIN_BYTES,
   renderProgress,
 } from "../_cli_progress.ts";
-import { snapshotRecordBytes } from "../_cli_stats.ts";
-import { RecordWriter } from "../_resp.ts";
+import { RecordWriter, setRecordBytes } from "../_resp.ts";
 import { bytes, concat, encode, HOUR, NOW } from "./_cli_helpers.ts";
 
 /** A read-only file over bytes in memory, enough for both scanners. */
@@ -129,7 +128,7 @@ Deno.test("scanResilient() covers the file with records, damage, padding and tai
   }
 });
 
-Deno.test("snapshotRecordBytes() matches the engine's encoding", () => {
+Deno.test("setRecordBytes() matches the engine's encoding", () => {
   for (
     const [key, size, expiresAt] of [["k", 0, Infinity], [
       "ü-key",
@@ -140,7 +139,7 @@ Deno.test("snapshotRecordBytes() matches the engine's encoding", () => {
     const records = new RecordWriter();
     records.set(key, new Uint8Array(size), expiresAt);
     assert.equal(
-      snapshotRecordBytes(
+      setRecordBytes(
         new TextEncoder().encode(key).length,
         size,
         expiresAt,
