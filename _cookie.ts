@@ -14,10 +14,10 @@ import { isWellFormedToken } from "./_token.ts";
  * longer is treated as carrying no session (common servers reject headers
  * past 8 KiB, so a legitimate browser never gets here).
  */
-export const MAX_COOKIE_HEADER_LENGTH = 16 * 1024;
+const MAX_COOKIE_HEADER_LENGTH = 16 * 1024;
 
 /** Browsers cap cookie lifetimes at 400 days (RFC 6265bis). */
-export const MAX_COOKIE_AGE_SECONDS = 400 * 24 * 60 * 60;
+const MAX_COOKIE_AGE_SECONDS = 400 * 24 * 60 * 60;
 
 /** Cookie attributes after defaults and checks. */
 export interface CookieSettings {

@@ -65,11 +65,6 @@ export class SessionEngine {
     );
   }
 
-  /** Number of states held in memory (for tests). */
-  get cached(): number {
-    return this.#cache.size;
-  }
-
   /** Returns a new, empty, unsaved state. */
   fresh(): SessionState {
     const now = this.settings.now();
@@ -109,16 +104,14 @@ export class SessionEngine {
   }
 
   /**
-   * Returns the live state for `token`, shared with every other request
-   * using it, or a fresh state when the token is missing, unknown or
-   * expired: a client's token is never adopted.
+   * Reads `token`'s state from the store, after {@linkcode peek} found it
+   * not in memory. Concurrent requests of one token share the read and the
+   * state; an unknown or expired token gives a fresh state: a client's
+   * token is never adopted.
    *
    * @throws What the store's `find` throws.
    */
-  async load(token: string | undefined): Promise<SessionState> {
-    if (token === undefined) return this.fresh();
-    const known = this.peek(token);
-    if (known !== undefined) return known;
+  async load(token: string): Promise<SessionState> {
     const key = this.hasher.keyOf(token);
     let loading = this.#loading.get(key);
     if (loading === undefined) {
@@ -183,8 +176,7 @@ export class SessionEngine {
   renew(state: SessionState): Promise<void> {
     const oldKey = state.key;
     this.#forget(state);
-    state.token = newToken();
-    state.key = this.hasher.keyOf(state.token);
+    this.#assignToken(state);
     state.deadline = this.settings.now() + this.settings.lifetime;
     state.version++;
     this.#remember(state);
@@ -197,8 +189,7 @@ export class SessionEngine {
     const { codec, store, maxBytes } = this.settings;
     const now = this.settings.now();
     if (state.key === "") {
-      state.token = newToken();
-      state.key = this.hasher.keyOf(state.token);
+      this.#assignToken(state);
     }
     const version = state.version;
     const key = state.key;
@@ -293,6 +284,11 @@ export class SessionEngine {
       state.users === 0 && this.settings.store.shared === true &&
       state.key !== "" && this.#cache.get(state.key) === state
     ) this.#cache.delete(state.key);
+  }
+
+  #assignToken(state: SessionState): void {
+    state.token = newToken();
+    state.key = this.hasher.keyOf(state.token);
   }
 
   #forget(state: SessionState): void {

@@ -173,12 +173,11 @@ export class SessionHandle<T extends object> implements Session<T> {
     const { request, cookie } = this.#context;
     if (request === undefined) return undefined;
     if (state.key === "" && !state.destroyed) return undefined;
-    const secure = isSecure(cookie, request);
     if (state.destroyed) {
       // Destroyed here or by a concurrent request of the same session.
       if (this.#browserToken === undefined) return undefined;
       this.#browserToken = undefined;
-      return deletionCookie(cookie, secure);
+      return deletionCookie(cookie, isSecure(cookie, request));
     }
     const known = state.token === this.#browserToken;
     if (!saved && this.#status === "unmodified" && known) return undefined;
@@ -190,7 +189,7 @@ export class SessionHandle<T extends object> implements Session<T> {
     if (known && state.cookieSent === sent) return undefined;
     state.cookieSent = sent;
     this.#browserToken = state.token;
-    return sessionCookie(cookie, secure, state.token, {
+    return sessionCookie(cookie, isSecure(cookie, request), state.token, {
       persistent,
       at,
       now: this.#engine.settings.now(),

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { assertNumberOption } from "./_validate.ts";
 import type {
   SessionCookieOptions,
   SessionManagerOptions,
@@ -15,11 +16,11 @@ import { deletionCookie } from "./_cookie.ts";
 import { jsonSessionCodec } from "./_session_codec.ts";
 
 /** Default absolute lifetime: 24 hours, as in scs. */
-export const DEFAULT_LIFETIME = 24 * 60 * 60 * 1000;
+const DEFAULT_LIFETIME = 24 * 60 * 60 * 1000;
 /** Default largest encoded session: 1 MiB. */
-export const DEFAULT_MAX_BYTES = 1024 * 1024;
+const DEFAULT_MAX_BYTES = 1024 * 1024;
 /** Default number of sessions kept decoded in memory. */
-export const DEFAULT_CACHE_SIZE = 10_000;
+const DEFAULT_CACHE_SIZE = 10_000;
 
 /** Applies defaults to the manager options and checks them. */
 export function checkManagerOptions(
@@ -137,15 +138,6 @@ function number(
   min: number,
 ): number {
   if (value === undefined) return fallback;
-  if (typeof value !== "number") {
-    throw new TypeError(
-      `Cannot create session manager: option "${name}" must be a number, got ${typeof value}`,
-    );
-  }
-  if (!Number.isFinite(value) || value < min) {
-    throw new RangeError(
-      `Cannot create session manager: option "${name}" must be a finite number >= ${min}, got ${value}`,
-    );
-  }
-  return value;
+  assertNumberOption(name, value, min, "create session manager");
+  return value as number;
 }

@@ -9,16 +9,18 @@
 import { createHash } from "node:crypto";
 
 /** Random bytes in a token (256 bits, like scs). */
-export const TOKEN_BYTES = 32;
+const TOKEN_BYTES = 32;
 /** Length of a token: 32 bytes in unpadded base64url. */
-export const TOKEN_LENGTH = 43;
+const TOKEN_LENGTH = 43;
 
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
 
 /** Returns a new token: 32 bytes from the CSPRNG in unpadded base64url. */
 export function newToken(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(TOKEN_BYTES));
-  return toBase64Url(bytes);
+  return crypto.getRandomValues(new Uint8Array(TOKEN_BYTES)).toBase64({
+    alphabet: "base64url",
+    omitPadding: true,
+  });
 }
 
 /** Returns whether `value` has the length and alphabet of a token. */
@@ -73,13 +75,4 @@ export class TokenHasher {
   forget(token: string): void {
     this.#keys.delete(token);
   }
-}
-
-function toBase64Url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(
-    /=+$/,
-    "",
-  );
 }

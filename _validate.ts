@@ -6,7 +6,7 @@
  */
 
 /** Longest accepted token, in UTF-8 bytes. */
-export const MAX_TOKEN_BYTES = 1024;
+const MAX_TOKEN_BYTES = 1024;
 
 const encoder = new TextEncoder();
 
@@ -60,20 +60,25 @@ export function expiryMillis(expiry: unknown): number {
   return millis;
 }
 
-/** Throws unless `value` is a finite number of at least `min`. */
+/**
+ * Throws unless option `name` is a finite number of at least `min`.
+ *
+ * @param action What fails, for the message: "open store".
+ */
 export function assertNumberOption(
   name: string,
   value: unknown,
   min: number,
+  action = "open store",
 ): void {
   if (typeof value !== "number") {
     throw new TypeError(
-      `Cannot open store: option "${name}" must be a number`,
+      `Cannot ${action}: option "${name}" must be a number, got ${typeof value}`,
     );
   }
   if (!Number.isFinite(value) || value < min) {
     throw new RangeError(
-      `Cannot open store: option "${name}" must be a finite number >= ${min}, got ${value}`,
+      `Cannot ${action}: option "${name}" must be a finite number >= ${min}, got ${value}`,
     );
   }
 }

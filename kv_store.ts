@@ -262,9 +262,10 @@ export class KvStore implements SessionStore, AsyncDisposable {
     for await (const entry of this.#kv.list({ prefix: this.#entries })) {
       const token = entry.key[this.#entries.length];
       if (typeof token !== "string") continue;
+      let data = await this.#read(token, entry);
       // Chunks gone means it changed during the listing: read it afresh.
-      const data = await this.#read(token, entry) ?? await this.find(token);
-      if (data !== undefined && data !== null) live.set(token, data);
+      if (data === null) data = await this.find(token);
+      if (data !== undefined) live.set(token, data);
     }
     return live;
   }

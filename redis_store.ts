@@ -118,7 +118,8 @@ export class RedisStore implements SessionStore, AsyncDisposable {
   readonly #client: RedisClientLike;
   readonly #closeClient: (() => Promise<void>) | undefined;
   readonly #prefix: string;
-  readonly #prefixBytes: Uint8Array;
+  /** The prefix's length in UTF-8 bytes, to cut it off listed keys. */
+  readonly #prefixLength: number;
   readonly #scanCount: string;
   readonly #name: string;
   #closed = false;
@@ -205,7 +206,7 @@ export class RedisStore implements SessionStore, AsyncDisposable {
     this.#client = client;
     this.#closeClient = closeClient;
     this.#prefix = prefix;
-    this.#prefixBytes = new TextEncoder().encode(prefix);
+    this.#prefixLength = new TextEncoder().encode(prefix).length;
     this.#scanCount = String(scanCount);
     this.#name = name ?? `redis (prefix "${prefix}")`;
   }
@@ -296,7 +297,7 @@ export class RedisStore implements SessionStore, AsyncDisposable {
         const value = values[i];
         if (value === null || value === undefined) return;
         entries.set(
-          decoder.decode(key.subarray(this.#prefixBytes.length)),
+          decoder.decode(key.subarray(this.#prefixLength)),
           toBytes(value),
         );
       });

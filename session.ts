@@ -169,7 +169,8 @@ export class SessionManager<T extends object = Record<string, unknown>> {
       : this.#handle(state, token, request);
     const promise: Promise<Session<T>> = handle !== undefined
       ? Promise.resolve(handle)
-      : this.#engine.load(token).then((loaded) =>
+      // peek() answers for a request without a token, so there is one here.
+      : this.#engine.load(token!).then((loaded) =>
         context.handle = this.#handle(loaded, token, request)
       );
     const context: RequestContext<T> = {
@@ -252,9 +253,12 @@ export class SessionManager<T extends object = Record<string, unknown>> {
     for (const [key, data] of await store.all()) {
       const state = this.#engine.adopt(key, data);
       if (state === undefined) continue;
-      const handle = new SessionHandle<T>(this.#engine, state, undefined, {
-        ...context,
-      });
+      const handle = new SessionHandle<T>(
+        this.#engine,
+        state,
+        undefined,
+        context,
+      );
       try {
         await fn(handle);
       } finally {

@@ -12,12 +12,12 @@
  */
 
 import { dirname } from "node:path";
-import { BuntStore, type SessionStore } from "@x/buntstore";
+import { BuntStore, MEMORY_PATH, type SessionStore } from "@x/buntstore";
 import { RedisStore } from "@x/buntstore/redis";
 import { KvStore } from "@x/buntstore/kv";
 
 /** The store used when `SESSION_STORE` is not set. */
-export const DEFAULT_STORE_URL = "file:data/sessions.db";
+const DEFAULT_STORE_URL = "file:data/sessions.db";
 
 /** A store that the caller closes with `await using` or `close()`. */
 export type ClosableStore = SessionStore & AsyncDisposable & {
@@ -41,7 +41,7 @@ export async function storeFromUrl(
     const path = url.slice("kv:".length);
     return await KvStore.open(path === "" ? undefined : path);
   }
-  if (url === "memory:") return await BuntStore.open(":memory:");
+  if (url === "memory:") return await BuntStore.open(MEMORY_PATH);
   if (url.startsWith("file:")) {
     const path = url.startsWith("file://")
       ? decodeURIComponent(new URL(url).pathname)

@@ -15,15 +15,13 @@
  */
 
 import { SessionManager } from "@x/buntstore";
-import { DEFAULT_STORE_URL, storeFromUrl } from "./_store_from_url.ts";
+import { storeFromUrl } from "./_store_from_url.ts";
 
 type Data = { message: string; visits: number; user: string };
 
 // SESSION_STORE picks the store: file:data/sessions.db (the default),
 // memory:, redis://host:6379 or kv: (see _store_from_url.ts).
-await using store = await storeFromUrl(
-  Deno.env.get("SESSION_STORE") ?? DEFAULT_STORE_URL,
-);
+await using store = await storeFromUrl(Deno.env.get("SESSION_STORE"));
 
 const sessions = new SessionManager<Data>({
   store,
