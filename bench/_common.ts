@@ -7,6 +7,7 @@
 
 import { parseArgs } from "node:util";
 import os from "node:os";
+import type { BuntStore } from "../store.ts";
 
 /** The full store workload: sessions per run (issue 2). */
 export const FULL_SESSIONS = 200_000;
@@ -23,6 +24,8 @@ export interface BenchFlags {
   runs: number;
   /** Extra scale divisor on top of `--quick`, for the smoke test. */
   scale: number;
+  /** What every size is divided by: 10 with `--quick`, times `scale`. */
+  divisor: number;
   /** Only these targets (comma-separated); empty means all. */
   only: string[];
   /** Write the results JSON here instead of printing only. */
@@ -53,6 +56,7 @@ export function parseFlags(args: string[]): BenchFlags {
     quick: values.quick,
     runs,
     scale,
+    divisor: (values.quick ? 10 : 1) * scale,
     only: values.only === "" ? [] : values.only.split(","),
     out: values.out,
   };
@@ -164,4 +168,50 @@ export function fmtRate(x: number): string {
 /** Today's date as YYYY-MM-DD, for result file names. */
 export function today(): string {
   return new Date().toISOString().slice(0, 10);
+}
+
+/** Starts a 1 ms timer; `stop()` returns the longest gap between ticks. */
+export function pauseMonitor(): { stop(): number } {
+  let last = performance.now();
+  let max = 0;
+  const id = setInterval(() => {
+    const now = performance.now();
+    max = Math.max(max, now - last);
+    last = now;
+  }, 1);
+  return {
+    stop() {
+      clearInterval(id);
+      return Math.max(max, performance.now() - last);
+    },
+  };
+}
+
+/** What {@linkcode measureShrink} saw. */
+export interface ShrinkMeasure {
+  /** Log size before the shrink. */
+  beforeBytes: number;
+  /** Log size after it. */
+  afterBytes: number;
+  /** Longest event-loop pause during it. */
+  maxPauseMs: number;
+  /** How long it took. */
+  shrinkMs: number;
+}
+
+/** Shrinks while a 1 ms timer records the longest event-loop pause. */
+export async function measureShrink(store: BuntStore): Promise<ShrinkMeasure> {
+  await store.sync();
+  const beforeBytes = store.stats().fileBytes;
+  const monitor = pauseMonitor();
+  const started = performance.now();
+  await store.shrink();
+  const shrinkMs = performance.now() - started;
+  const maxPauseMs = monitor.stop();
+  return {
+    beforeBytes,
+    afterBytes: store.stats().fileBytes,
+    maxPauseMs,
+    shrinkMs,
+  };
 }

@@ -3,8 +3,8 @@
  * would pick for "durable sessions in one file". Configured the way a
  * careful user would: WAL journal, `synchronous=NORMAL` (a commit survives
  * a process crash; a power cut may lose the last commits, like BuntStore's
- * "everysecond"), prepared statements, and an indexed expiry column so the
- * sweep never scans the table.
+ * "everysecond"), prepared statements, and an indexed expiry column (what a
+ * cleanup job would delete by), as issue 5 sets it up.
  *
  * @module
  */
@@ -12,46 +12,27 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { SessionStore } from "../session_store.ts";
 
-/** Options for {@linkcode SqliteStore}. */
-export interface SqliteStoreOptions {
-  /**
-   * The `synchronous` pragma.
-   *
-   * @default {"NORMAL"}
-   */
-  synchronous?: "OFF" | "NORMAL" | "FULL";
-  /**
-   * The clock, in Unix milliseconds.
-   *
-   * @default {Date.now}
-   */
-  now?: () => number;
-}
-
 /** A {@linkcode SessionStore} on one SQLite file through `node:sqlite`. */
 export class SqliteStore implements SessionStore, AsyncDisposable {
   readonly #db: DatabaseSync;
-  readonly #now: () => number;
+  readonly #now = Date.now;
   readonly #find: StatementSync;
   readonly #save: StatementSync;
   readonly #delete: StatementSync;
   readonly #all: StatementSync;
   readonly #count: StatementSync;
-  readonly #sweep: StatementSync;
   #closed = false;
 
   /**
    * Opens (creating if needed) the database at `path`.
    *
    * @param path A file path or `:memory:`.
-   * @param options Pragmas and clock.
    */
-  constructor(path: string, options: SqliteStoreOptions = {}) {
-    this.#now = options.now ?? Date.now;
+  constructor(path: string) {
     this.#db = new DatabaseSync(path);
     this.#db.exec(`
       PRAGMA journal_mode = WAL;
-      PRAGMA synchronous = ${options.synchronous ?? "NORMAL"};
+      PRAGMA synchronous = NORMAL;
       CREATE TABLE IF NOT EXISTS sessions (
         token TEXT PRIMARY KEY,
         data BLOB NOT NULL,
@@ -74,7 +55,6 @@ export class SqliteStore implements SessionStore, AsyncDisposable {
     this.#count = this.#db.prepare(
       "SELECT count(*) AS n FROM sessions WHERE expiry > ?",
     );
-    this.#sweep = this.#db.prepare("DELETE FROM sessions WHERE expiry <= ?");
   }
 
   /** Live sessions. */
@@ -112,11 +92,6 @@ export class SqliteStore implements SessionStore, AsyncDisposable {
       data: Uint8Array;
     }[];
     return Promise.resolve(new Map(rows.map((r) => [r.token, r.data])));
-  }
-
-  /** Deletes expired rows through the expiry index; returns how many. */
-  sweep(): number {
-    return Number(this.#sweep.run(this.#now()).changes);
   }
 
   /** Checkpoints the WAL and closes the database. */

@@ -21,7 +21,7 @@ import {
   parseFlags,
   today,
 } from "./_common.ts";
-import { pickTargets } from "./_stores.ts";
+import { pickTargets, STORE_TARGETS } from "./_stores.ts";
 import {
   PHASES,
   runStoreBench,
@@ -34,6 +34,7 @@ import {
   type HttpBenchConfig,
   httpConfig,
   type HttpResult,
+  pickHttpTargets,
   runHttpBench,
 } from "./http_bench.ts";
 import { runScaleBench, type ScaleResult, scaleSizes } from "./scale_bench.ts";
@@ -68,7 +69,7 @@ export async function runAll(flags: BenchFlags): Promise<BenchReport> {
   const storeCfg = storeConfig(flags);
   const httpCfg = httpConfig(flags);
   const only = flags.only;
-  const storeOnly = only.filter((id) => pickTargetsSafe(id));
+  const storeOnly = only.filter((id) => STORE_TARGETS.some((t) => t.id === id));
   const httpOnly = only.filter((id) => HTTP_TARGETS.some((t) => t.id === id));
 
   console.log(
@@ -80,17 +81,12 @@ export async function runAll(flags: BenchFlags): Promise<BenchReport> {
   console.log(`## HTTP: wrk -c${httpCfg.connections}, ${httpCfg.seconds} s`);
   const http = only.length > 0 && httpOnly.length === 0
     ? []
-    : await runHttpBench(
-      httpOnly.length > 0
-        ? HTTP_TARGETS.filter((t) => httpOnly.includes(t.id))
-        : HTTP_TARGETS,
-      httpCfg,
-    );
+    : await runHttpBench(pickHttpTargets(httpOnly), httpCfg);
   console.log("## Scale");
   const scale = only.length > 0 && !only.includes("scale")
     ? []
     : await runScaleBench(
-      scaleSizes((flags.quick ? 10 : 1) * flags.scale),
+      scaleSizes(flags.divisor),
       flags.runs,
     );
   const report: BenchReport = {
@@ -111,17 +107,6 @@ export async function runAll(flags: BenchFlags): Promise<BenchReport> {
     );
   }
   return report;
-}
-
-function pickTargetsSafe(id: string): boolean {
-  try {
-    pickTargets([id]);
-    return true;
-  } catch (error) {
-    // pickTargets throws RangeError for ids of other parts: not a store.
-    if (error instanceof RangeError) return false;
-    throw error;
-  }
 }
 
 /** Compares the measured ratios with the targets of issues 3 and 5. */

@@ -19,6 +19,7 @@ import { fileURLToPath } from "node:url";
 import { BuntStore } from "../store.ts";
 import {
   check,
+  measureShrink,
   parseFlags,
   readValue,
   summarize,
@@ -27,7 +28,6 @@ import {
   TTL_MS,
   value,
 } from "./_common.ts";
-import { pauseMonitor } from "./store_bench.ts";
 
 /** Results for one store size. */
 export interface ScaleResult {
@@ -152,11 +152,7 @@ async function child(path: string, sessions: number): Promise<ChildResult> {
     const got = readValue(await store.find(token(i)));
     check(got?.i === i, `Session ${i} lost after reopen`);
   }
-  const monitor = pauseMonitor();
-  const s0 = performance.now();
-  await store.shrink();
-  const shrinkMs = performance.now() - s0;
-  const maxPauseMs = monitor.stop();
+  const { maxPauseMs, shrinkMs } = await measureShrink(store);
   check(store.size === sessions, "Sessions lost by shrink()");
   return { reopenMs, perSession, maxPauseMs, shrinkMs };
 }
@@ -184,7 +180,7 @@ if (import.meta.main) {
   } else {
     const flags = parseFlags(Deno.args);
     await runScaleBench(
-      scaleSizes((flags.quick ? 10 : 1) * flags.scale),
+      scaleSizes(flags.divisor),
       flags.runs,
     );
   }

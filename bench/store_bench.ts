@@ -22,6 +22,7 @@ import {
   fmtRate,
   FULL_SESSIONS,
   machineInfo,
+  measureShrink,
   parseFlags,
   readValue,
   summarize,
@@ -69,7 +70,7 @@ export interface StoreBenchConfig {
 
 /** The configuration for the given flags. */
 export function storeConfig(flags: BenchFlags): StoreBenchConfig {
-  const div = (flags.quick ? 10 : 1) * flags.scale;
+  const div = flags.divisor;
   return {
     sessions: Math.max(100, Math.floor(FULL_SESSIONS / div)),
     slowCapMs: Math.max(50, Math.floor(2000 / div / (flags.quick ? 2 : 1))),
@@ -261,35 +262,6 @@ async function verify(
     count === saved,
     `Store counts ${count} sessions ${when}, not ${saved}`,
   );
-}
-
-/** Shrinks while a 1 ms timer records the longest event-loop pause. */
-export async function measureShrink(
-  store: import("../store.ts").BuntStore,
-): Promise<{ beforeBytes: number; afterBytes: number; maxPauseMs: number }> {
-  await store.sync();
-  const beforeBytes = store.stats().fileBytes;
-  const monitor = pauseMonitor();
-  await store.shrink();
-  const maxPauseMs = monitor.stop();
-  return { beforeBytes, afterBytes: store.stats().fileBytes, maxPauseMs };
-}
-
-/** Starts a 1 ms timer; `stop()` returns the longest gap between ticks. */
-export function pauseMonitor(): { stop(): number } {
-  let last = performance.now();
-  let max = 0;
-  const id = setInterval(() => {
-    const now = performance.now();
-    max = Math.max(max, now - last);
-    last = now;
-  }, 1);
-  return {
-    stop() {
-      clearInterval(id);
-      return Math.max(max, performance.now() - last);
-    },
-  };
 }
 
 function summarizeRuns(target: StoreTarget, runs: RunResult[]): StoreResult {
