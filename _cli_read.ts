@@ -90,15 +90,12 @@ export async function replay(
   progress: Progress,
   onRecord: (record: LogRecord, offset: number, length: number) => void,
 ): Promise<{ validEnd: number; fileSize: number; records: number }> {
-  let calls = 0;
   try {
     return await scanLog(log.file, {
       path,
       mtimeMs: log.mtimeMs,
-      onRecord: (record, offset, length) => {
-        if ((++calls & 0xfff) === 0) progress.update(offset);
-        onRecord(record, offset, length);
-      },
+      onRecord,
+      onProgress: (offset) => progress.update(offset),
     });
   } catch (error) {
     if (error instanceof CorruptLogError) {

@@ -49,6 +49,8 @@ export interface ScanOptions {
   onRecord: (record: LogRecord, offset: number, length: number) => void;
   /** Bytes read per call. */
   chunkSize?: number;
+  /** Called after each read with the offset parsed so far. */
+  onProgress?: (offset: number) => void;
 }
 
 const STAR = 0x2a;
@@ -148,6 +150,7 @@ export async function scanLog(
     window.start = start;
     if (!window.eof) {
       await window.readMore();
+      options.onProgress?.(window.base + window.start);
       continue;
     }
     const hidden = start < end ? findHiddenRecord(buf, start, end) : -1;
