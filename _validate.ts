@@ -61,6 +61,23 @@ export function expiryMillis(expiry: unknown): number {
 }
 
 /**
+ * Checks the arguments of a store's `save` and returns the expiry in
+ * milliseconds.
+ *
+ * @throws {TypeError} When an argument has the wrong type.
+ * @throws {RangeError} When the token is empty or too long, or the date is invalid.
+ */
+export function checkSave(
+  token: unknown,
+  data: unknown,
+  expiry: unknown,
+): number {
+  assertToken(token);
+  assertData(data);
+  return expiryMillis(expiry);
+}
+
+/**
  * Throws unless option `name` is a finite number of at least `min`.
  *
  * @param action What fails, for the message: "open store".

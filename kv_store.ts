@@ -19,7 +19,7 @@
  * @module
  */
 
-import { assertData, assertToken, expiryMillis } from "./_validate.ts";
+import { assertToken, checkSave } from "./_validate.ts";
 import { StoreClosedError } from "./errors.ts";
 import type { SessionStore } from "./session_store.ts";
 
@@ -196,9 +196,7 @@ export class KvStore implements SessionStore, AsyncDisposable {
    */
   async save(token: string, data: Uint8Array, expiry: Date): Promise<void> {
     this.#assertOpen();
-    assertToken(token);
-    assertData(data);
-    const expiresAt = expiryMillis(expiry);
+    const expiresAt = checkSave(token, data, expiry);
     const now = this.#now();
     if (expiresAt <= now) return this.delete(token);
     const expireIn = Math.ceil(expiresAt - now);

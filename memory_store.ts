@@ -7,7 +7,7 @@
 
 import { Keyspace } from "./_keyspace.ts";
 import { Sweeper } from "./_sweeper.ts";
-import { assertData, assertToken, expiryMillis } from "./_validate.ts";
+import { assertToken, checkSave } from "./_validate.ts";
 import type { SessionStore } from "./session_store.ts";
 import { StoreClosedError } from "./errors.ts";
 
@@ -102,9 +102,7 @@ export class MemoryStore implements SessionStore, AsyncDisposable {
    */
   async save(token: string, data: Uint8Array, expiry: Date): Promise<void> {
     this.#assertOpen();
-    assertToken(token);
-    assertData(data);
-    const expiresAt = expiryMillis(expiry);
+    const expiresAt = checkSave(token, data, expiry);
     if (expiresAt <= this.#now()) this.#keyspace.delete(token);
     else this.#keyspace.set(token, data.slice(), expiresAt);
   }

@@ -23,7 +23,7 @@
 import { Buffer } from "node:buffer";
 import { createClient, RESP_TYPES } from "@redis/client";
 import type { RedisClientOptions } from "@redis/client";
-import { assertData, assertToken, expiryMillis } from "./_validate.ts";
+import { assertToken, checkSave } from "./_validate.ts";
 import { StoreClosedError } from "./errors.ts";
 import type { SessionStore } from "./session_store.ts";
 
@@ -240,9 +240,7 @@ export class RedisStore implements SessionStore, AsyncDisposable {
    */
   async save(token: string, data: Uint8Array, expiry: Date): Promise<void> {
     this.#assertOpen();
-    assertToken(token);
-    assertData(data);
-    const expiresAt = expiryMillis(expiry);
+    const expiresAt = checkSave(token, data, expiry);
     const key = this.#prefix + token;
     if (expiresAt <= Date.now()) {
       await this.#send(["DEL", key]);

@@ -12,7 +12,7 @@ import { type Entry, Keyspace } from "./_keyspace.ts";
 import { compact, type CompactionTarget } from "./_compactor.ts";
 import { Sweeper } from "./_sweeper.ts";
 import { type SyncPolicy, WriteQueue } from "./_write_queue.ts";
-import { assertData, assertToken, expiryMillis } from "./_validate.ts";
+import { assertToken, checkSave } from "./_validate.ts";
 import {
   type BuntStoreOptions,
   type BuntStoreStats,
@@ -153,9 +153,7 @@ export class BuntStore implements SessionStore, AsyncDisposable {
    */
   async save(token: string, data: Uint8Array, expiry: Date): Promise<void> {
     this.#assertOpen();
-    assertToken(token);
-    assertData(data);
-    const expiresAt = expiryMillis(expiry);
+    const expiresAt = checkSave(token, data, expiry);
     this.#assertWritable();
     if (expiresAt <= this.#now()) return this.#remove(token);
     const previous = this.#keyspace.set(token, data.slice(), expiresAt);
