@@ -16,7 +16,6 @@ import { type DamagedRange, scanResilient } from "./_cli_scan.ts";
 import { lockForChange } from "./_cli_lock.ts";
 import { readProgress, type ReportFlags } from "./_cli_read.ts";
 import { formatBytes, formatCount, type Output } from "./_cli_output.ts";
-import type { Progress } from "./_cli_progress.ts";
 
 /** Flags of `repair`. */
 export interface RepairFlags extends ReportFlags {
@@ -75,6 +74,24 @@ export async function repairCommand(
 ): Promise<number> {
   using file = await lockForChange(path, "repair");
   const stat = await file.stat();
+  // With --skip the repaired log is written during the one scan, and only
+  // swapped in if the scan finds something to repair.
+  const rewrite = flags.skip ? await Rewrite.create(path) : undefined;
+  try {
+    return await repairLocked(out, path, flags, file, stat, rewrite);
+  } finally {
+    await rewrite?.discard();
+  }
+}
+
+async function repairLocked(
+  out: Output,
+  path: string,
+  flags: RepairFlags,
+  file: Deno.FsFile,
+  stat: Deno.FileInfo,
+  rewrite: Rewrite | undefined,
+): Promise<number> {
   const progress = readProgress(out, flags, "repair", stat.size);
   const dropped: DroppedRecords = { count: 0, sets: 0, dels: 0, keys: [] };
   const droppedKeys = new Set<string>();
@@ -84,7 +101,8 @@ export async function repairCommand(
     mtimeMs: stat.mtime?.getTime() ?? Date.now(),
     onProgress: (offset) => progress.update(offset),
     onDamage: () => damageSeen = true,
-    onRecord: (record) => {
+    onRecord: (record, _offset, bytes) => {
+      rewrite?.add(bytes);
       if (!damageSeen) {
         recordsBeforeDamage++;
         return;
@@ -117,10 +135,8 @@ export async function repairCommand(
   };
   if (needsRepair) {
     report.backup = await backUp(path, file);
-    if (flags.skip) {
-      const rewrite = readProgress(out, flags, "rewrite", stat.size);
-      report.bytesAfter = await rewriteWithout(path, file, stat.mtime, rewrite)
-        .finally(() => rewrite.finish());
+    if (rewrite !== undefined) {
+      report.bytesAfter = await rewrite.commit();
       report.nulBytesDropped = scan.nulBytes;
     } else {
       const cut = Math.min(
@@ -170,45 +186,56 @@ async function backUp(path: string, file: Deno.FsFile): Promise<string> {
 }
 
 /**
- * Writes every readable record to the engine's compaction temp file and
- * swaps it in atomically; returns the new size.
+ * The repaired log of `--skip`: every readable record, written to the
+ * engine's compaction temp file and swapped in atomically.
  */
-async function rewriteWithout(
-  path: string,
-  file: Deno.FsFile,
-  mtime: Date | null,
-  progress: Progress,
-): Promise<number> {
-  const temp = await CompactionFile.create(path, 0);
-  let committed = false;
-  try {
-    const buffer = new Uint8Array(WRITE_CHUNK);
-    let filled = 0;
-    await scanResilient(file, {
-      mtimeMs: mtime?.getTime() ?? Date.now(),
-      onProgress: (offset) => progress.update(offset),
-      onRecord: (_record, _offset, bytes) => {
-        if (filled + bytes.length > buffer.length) {
-          temp.write(buffer.subarray(0, filled));
-          filled = 0;
-        }
-        if (bytes.length > buffer.length) temp.write(bytes);
-        else {
-          buffer.set(bytes, filled);
-          filled += bytes.length;
-        }
-      },
-    });
-    temp.write(buffer.subarray(0, filled));
-    await temp.sync();
-    const swapped = await temp.commit();
-    committed = true;
+class Rewrite {
+  readonly #temp: CompactionFile;
+  readonly #buffer = new Uint8Array(WRITE_CHUNK);
+  #filled = 0;
+  #done = false;
+
+  private constructor(temp: CompactionFile) {
+    this.#temp = temp;
+  }
+
+  /** Creates the temp file next to the log at `path`. */
+  static async create(path: string): Promise<Rewrite> {
+    return new Rewrite(await CompactionFile.create(path, 0));
+  }
+
+  /** Adds one record's bytes, buffered into large writes. */
+  add(bytes: Uint8Array): void {
+    if (this.#filled + bytes.length > this.#buffer.length) this.#flush();
+    if (bytes.length > this.#buffer.length) this.#temp.write(bytes);
+    else {
+      this.#buffer.set(bytes, this.#filled);
+      this.#filled += bytes.length;
+    }
+  }
+
+  /** Swaps the rewritten log in durably; returns its size. */
+  async commit(): Promise<number> {
+    this.#flush();
+    await this.#temp.sync();
+    const swapped = await this.#temp.commit();
+    this.#done = true;
     swapped.close();
     // The rename must survive a power cut before we report success.
-    await syncDirectory(temp.directory);
-    return temp.size;
-  } finally {
-    if (!committed) await temp.discard();
+    await syncDirectory(this.#temp.directory);
+    return this.#temp.size;
+  }
+
+  /** Removes the temp file unless it was swapped in. */
+  async discard(): Promise<void> {
+    if (this.#done) return;
+    this.#done = true;
+    await this.#temp.discard();
+  }
+
+  #flush(): void {
+    this.#temp.write(this.#buffer.subarray(0, this.#filled));
+    this.#filled = 0;
   }
 }
 
