@@ -12,9 +12,9 @@ import {
   INCOMPLETE,
   type LogRecord,
   parseRecord,
-} from "./_resp.ts";
+} from "./_aof/record.ts";
 
-export type { LogRecord } from "./_resp.ts";
+export type { LogRecord } from "./_aof/record.ts";
 
 /** The file operations the log uses; tests wrap them to inject faults. */
 export interface LogFile {

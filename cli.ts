@@ -36,7 +36,7 @@ import {
   COMMANDS,
   mainHelp,
   parseCommand,
-} from "./_cli_commands.ts";
+} from "./_cli/commands.ts";
 import {
   CliError,
   type CliIo,
@@ -45,10 +45,10 @@ import {
   EXIT_USAGE,
   Output,
   UsageError,
-} from "./_cli_output.ts";
+} from "./_cli/output.ts";
 
-export type { CliIo } from "./_cli_output.ts";
-export { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./_cli_output.ts";
+export type { CliIo } from "./_cli/output.ts";
+export { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./_cli/output.ts";
 
 /**
  * Runs the CLI with `args` (without the program name) and returns the exit

@@ -19,7 +19,7 @@
  * @module
  */
 
-import { assertToken, checkSave } from "./_validate.ts";
+import { assertToken, checkSave } from "./_session_store/validate.ts";
 import { StoreClosedError } from "./errors.ts";
 import type { SessionStore } from "./session_store.ts";
 

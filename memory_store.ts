@@ -5,9 +5,9 @@
  * @module
  */
 
-import { Keyspace } from "./_keyspace.ts";
-import { Sweeper } from "./_sweeper.ts";
-import { assertToken, checkSave } from "./_validate.ts";
+import { Keyspace } from "./_store/keyspace.ts";
+import { Sweeper } from "./_store/sweeper.ts";
+import { assertToken, checkSave } from "./_session_store/validate.ts";
 import type { SessionStore } from "./session_store.ts";
 import { StoreClosedError } from "./errors.ts";
 

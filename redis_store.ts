@@ -23,7 +23,7 @@
 import { Buffer } from "node:buffer";
 import { createClient, RESP_TYPES } from "@redis/client";
 import type { RedisClientOptions } from "@redis/client";
-import { assertToken, checkSave } from "./_validate.ts";
+import { assertToken, checkSave } from "./_session_store/validate.ts";
 import { StoreClosedError } from "./errors.ts";
 import type { SessionStore } from "./session_store.ts";
 

@@ -32,15 +32,15 @@
  * @module
  */
 
-import type { Session, SessionManagerOptions } from "./_session_types.ts";
-import { type CookieSettings, readToken, writeHeaders } from "./_cookie.ts";
-import { SessionEngine, type SessionState } from "./_session_engine.ts";
-import { FINISH, SessionHandle } from "./_session_handle.ts";
-import { checkCookieOptions, checkManagerOptions } from "./_session_options.ts";
+import type { Session, SessionManagerOptions } from "./_session/types.ts";
+import { type CookieSettings, readToken, writeHeaders } from "./_session/cookie.ts";
+import { SessionEngine, type SessionState } from "./_session/engine.ts";
+import { FINISH, SessionHandle } from "./_session/handle.ts";
+import { checkCookieOptions, checkManagerOptions } from "./_session/options.ts";
 
-export { jsonSessionCodec } from "./_session_codec.ts";
+export { jsonSessionCodec } from "./_session/codec.ts";
 export type { SessionStore } from "./session_store.ts";
-export type * from "./_session_types.ts";
+export type * from "./_session/types.ts";
 
 interface RequestContext<T extends object> {
   promise: Promise<Session<T>>;

@@ -7,22 +7,22 @@
 
 import { type LogFile, openAndRecover } from "./aof.ts";
 import { StoreClosedError } from "./errors.ts";
-import { setRecordBytes } from "./_resp.ts";
-import { type Entry, Keyspace } from "./_keyspace.ts";
-import { compact, type CompactionTarget } from "./_compactor.ts";
-import { Sweeper } from "./_sweeper.ts";
-import { type SyncPolicy, WriteQueue } from "./_write_queue.ts";
-import { assertToken, checkSave } from "./_validate.ts";
+import { setRecordBytes } from "./_aof/record.ts";
+import { type Entry, Keyspace } from "./_store/keyspace.ts";
+import { compact, type CompactionTarget } from "./_store/compactor.ts";
+import { Sweeper } from "./_store/sweeper.ts";
+import { type SyncPolicy, WriteQueue } from "./_store/write_queue.ts";
+import { assertToken, checkSave } from "./_session_store/validate.ts";
 import {
   type BuntStoreOptions,
   type BuntStoreStats,
   validateOptions,
-} from "./_store_options.ts";
+} from "./_store/options.ts";
 import type { SessionStore } from "./session_store.ts";
 
-export type { SyncPolicy } from "./_write_queue.ts";
+export type { SyncPolicy } from "./_store/write_queue.ts";
 export type { LogFile, WrapFile } from "./aof.ts";
-export type { BuntStoreOptions, BuntStoreStats } from "./_store_options.ts";
+export type { BuntStoreOptions, BuntStoreStats } from "./_store/options.ts";
 
 /** The path that keeps a store in memory only, with no file. */
 export const MEMORY_PATH = ":memory:";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { RecordWriter } from "../_resp.ts";
+import { RecordWriter } from "../_aof/record.ts";
 import { HOUR, json, NOW, run, tempDir } from "./_cli_helpers.ts";
 
 const SESSIONS = 100_000;

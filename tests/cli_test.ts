@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { BuntStore } from "../store.ts";
-import { COMMANDS } from "../_cli_commands.ts";
+import { COMMANDS } from "../_cli/commands.ts";
 import {
   bytes,
   concat,

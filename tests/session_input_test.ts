@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { SessionManager } from "@x/buntstore";
-import { newToken, TokenHasher } from "../_token.ts";
+import { newToken, TokenHasher } from "../_session/token.ts";
 import {
   attributes,
   Clock,

@@ -11,11 +11,11 @@ import {
   parentDirectory,
   syncDirectory,
   writeAll,
-} from "./aof.ts";
-import { type DamagedRange, scanResilient } from "./_cli_scan.ts";
-import { lockForChange } from "./_cli_lock.ts";
-import { readProgress, type ReportFlags } from "./_cli_read.ts";
-import { formatBytes, formatCount, type Output } from "./_cli_output.ts";
+} from "../aof.ts";
+import { type DamagedRange, scanResilient } from "../_aof/resilient_scan.ts";
+import { lockForChange } from "./lock.ts";
+import { readProgress, type ReportFlags } from "./read.ts";
+import { formatBytes, formatCount, type Output } from "./output.ts";
 
 /** Flags of `repair`. */
 export interface RepairFlags extends ReportFlags {

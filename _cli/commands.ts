@@ -5,19 +5,19 @@
  * @module
  */
 
-import { writeAll } from "./aof.ts";
+import { writeAll } from "../aof.ts";
 import { parseArgs } from "node:util";
-import { type Output, UsageError } from "./_cli_output.ts";
+import { type Output, UsageError } from "./output.ts";
 import {
   dumpCommand,
   getCommand,
   statsCommand,
   verifyCommand,
-} from "./_cli_read.ts";
-import { repairCommand } from "./_cli_repair.ts";
-import { delCommand, loadCommand, shrinkCommand } from "./_cli_write.ts";
-import { benchCommand } from "./_cli_bench.ts";
-import { TokenHasher } from "./_token.ts";
+} from "./read.ts";
+import { repairCommand } from "./repair.ts";
+import { delCommand, loadCommand, shrinkCommand } from "./write.ts";
+import { benchCommand } from "./bench.ts";
+import { TokenHasher } from "../_session/token.ts";
 
 type Flag = { type: "boolean" | "string"; short?: string; arg?: string };
 type Values = Record<string, string | boolean | undefined>;

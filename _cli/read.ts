@@ -7,10 +7,10 @@
  * @module
  */
 
-import { type LogRecord, scanLog } from "./aof.ts";
-import { CorruptLogError } from "./errors.ts";
-import { scanResilient } from "./_cli_scan.ts";
-import { Progress, terminalColumns } from "./_cli_progress.ts";
+import { type LogRecord, scanLog } from "../aof.ts";
+import { CorruptLogError } from "../errors.ts";
+import { scanResilient } from "../_aof/resilient_scan.ts";
+import { Progress, terminalColumns } from "./progress.ts";
 import {
   CliError,
   EXIT_FAILURE,
@@ -20,8 +20,8 @@ import {
   jsonExpiry,
   type Output,
   table,
-} from "./_cli_output.ts";
-import { histogram, type StatsReport, summarize } from "./_cli_stats.ts";
+} from "./output.ts";
+import { histogram, type StatsReport, summarize } from "./stats.ts";
 
 /** Flags every reporting command understands. */
 export interface ReportFlags {

@@ -7,7 +7,7 @@
  */
 
 import { parseCookie, stringifySetCookie } from "cookie";
-import { isWellFormedToken } from "./_token.ts";
+import { isWellFormedToken } from "./token.ts";
 
 /**
  * Longest `Cookie` header that is parsed at all, in UTF-16 units. Anything

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { ExpiryHeap, type HeapEntry } from "./_expiry_heap.ts";
+import { ExpiryHeap, type HeapEntry } from "./expiry_heap.ts";
 
 /** One stored value. */
 export interface Entry extends HeapEntry {

@@ -5,15 +5,15 @@
  * @module
  */
 
-import { assertNumberOption } from "./_validate.ts";
+import { assertNumberOption } from "../_session_store/validate.ts";
 import type {
   SessionCookieOptions,
   SessionManagerOptions,
-} from "./_session_types.ts";
-import type { EngineSettings } from "./_session_engine.ts";
-import type { CookieSettings } from "./_cookie.ts";
-import { deletionCookie } from "./_cookie.ts";
-import { jsonSessionCodec } from "./_session_codec.ts";
+} from "./types.ts";
+import type { EngineSettings } from "./engine.ts";
+import type { CookieSettings } from "./cookie.ts";
+import { deletionCookie } from "./cookie.ts";
+import { jsonSessionCodec } from "./codec.ts";
 
 /** Default absolute lifetime: 24 hours, as in scs. */
 const DEFAULT_LIFETIME = 24 * 60 * 60 * 1000;

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { SessionCodec, SessionRecord } from "./_session_types.ts";
+import type { SessionCodec, SessionRecord } from "./types.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });

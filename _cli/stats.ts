@@ -5,7 +5,7 @@
  * @module
  */
 
-import { setRecordBytes } from "./_resp.ts";
+import { setRecordBytes } from "../_aof/record.ts";
 
 /** The `stats --json` report. */
 export interface StatsReport {

@@ -5,9 +5,9 @@
  * @module
  */
 
-import { assertNumberOption } from "./_validate.ts";
-import type { WrapFile } from "./aof.ts";
-import type { SyncPolicy } from "./_write_queue.ts";
+import { assertNumberOption } from "../_session_store/validate.ts";
+import type { WrapFile } from "../aof.ts";
+import type { SyncPolicy } from "./write_queue.ts";
 
 /** Options for {@linkcode BuntStore.open}. */
 export interface BuntStoreOptions {

@@ -7,10 +7,10 @@
  * @module
  */
 
-import { CompactionFile, type LogFile, syncDirectory } from "./aof.ts";
-import type { Entry } from "./_keyspace.ts";
-import { RecordWriter } from "./_resp.ts";
-import type { WriteQueue } from "./_write_queue.ts";
+import { CompactionFile, type LogFile, syncDirectory } from "../aof.ts";
+import type { Entry } from "./keyspace.ts";
+import { RecordWriter } from "../_aof/record.ts";
+import type { WriteQueue } from "./write_queue.ts";
 
 /** What a compaction needs from its store. */
 export interface CompactionTarget {

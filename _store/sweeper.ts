@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Keyspace } from "./_keyspace.ts";
+import type { Keyspace } from "./keyspace.ts";
 
 /** Longest a single sweep slice may hold the event loop, in milliseconds. */
 const SWEEP_SLICE_MS = 5;

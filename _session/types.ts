@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { SessionStore } from "./session_store.ts";
+import type { SessionStore } from "../session_store.ts";
 
 /** What a request did to its session. */
 export type SessionStatus = "unmodified" | "modified" | "destroyed";

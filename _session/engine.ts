@@ -8,10 +8,10 @@
  * @module
  */
 
-import type { SessionCodec } from "./_session_types.ts";
-import type { SessionStore } from "./session_store.ts";
-import { checkRecord, deepFreeze } from "./_session_codec.ts";
-import { newToken, TokenHasher } from "./_token.ts";
+import type { SessionCodec } from "./types.ts";
+import type { SessionStore } from "../session_store.ts";
+import { checkRecord, deepFreeze } from "./codec.ts";
+import { newToken, TokenHasher } from "./token.ts";
 
 /** The decoded session shared by every request that uses it. */
 export interface SessionState {

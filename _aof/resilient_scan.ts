@@ -8,13 +8,13 @@
  * @module
  */
 
-import { findHiddenRecord, ReadWindow } from "./aof.ts";
+import { findHiddenRecord, ReadWindow } from "../aof.ts";
 import {
   DamagedRecord,
   INCOMPLETE,
   type LogRecord,
   parseRecord,
-} from "./_resp.ts";
+} from "./record.ts";
 
 /** A run of bytes that holds no readable record. */
 export interface DamagedRange {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { formatBytes, formatDuration } from "./_cli_output.ts";
+import { formatBytes, formatDuration } from "./output.ts";
 
 /** Below this many bytes a command finishes too fast to need a bar. */
 export const PROGRESS_MIN_BYTES = 4 * 1024 * 1024;

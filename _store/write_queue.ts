@@ -7,8 +7,8 @@
  * @module
  */
 
-import { appendAll, LogBrokenError, type LogFile } from "./aof.ts";
-import { RecordWriter } from "./_resp.ts";
+import { appendAll, LogBrokenError, type LogFile } from "../aof.ts";
+import { RecordWriter } from "../_aof/record.ts";
 
 /** When a write counts as done. */
 export type SyncPolicy = "always" | "everysecond" | "never";

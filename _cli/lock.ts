@@ -6,10 +6,10 @@
  * @module
  */
 
-import { openLocked } from "./aof.ts";
-import { CorruptLogError, StoreLockedError } from "./errors.ts";
-import { BuntStore, type BuntStoreOptions } from "./store.ts";
-import { CliError } from "./_cli_output.ts";
+import { openLocked } from "../aof.ts";
+import { CorruptLogError, StoreLockedError } from "../errors.ts";
+import { BuntStore, type BuntStoreOptions } from "../store.ts";
+import { CliError } from "./output.ts";
 
 /**
  * Locks the existing log at `path` like `BuntStore.open` does, without

@@ -5,17 +5,17 @@
  * @module
  */
 
-import { appendAll, openAndRecover } from "./aof.ts";
-import { RecordWriter } from "./_resp.ts";
-import { assertToken } from "./_validate.ts";
-import { explain, openStoreForChange } from "./_cli_lock.ts";
-import { readProgress, type ReportFlags } from "./_cli_read.ts";
+import { appendAll, openAndRecover } from "../aof.ts";
+import { RecordWriter } from "../_aof/record.ts";
+import { assertToken } from "../_session_store/validate.ts";
+import { explain, openStoreForChange } from "./lock.ts";
+import { readProgress, type ReportFlags } from "./read.ts";
 import {
   CliError,
   formatBytes,
   formatCount,
   type Output,
-} from "./_cli_output.ts";
+} from "./output.ts";
 
 /** Bytes of records buffered before a write during `load`. */
 const LOAD_CHUNK = 1 << 20;

@@ -6,15 +6,15 @@
  * @module
  */
 
-import type { Session, SessionStatus } from "./_session_types.ts";
-import type { SessionEngine, SessionState } from "./_session_engine.ts";
-import { copyValue } from "./_session_codec.ts";
+import type { Session, SessionStatus } from "./types.ts";
+import type { SessionEngine, SessionState } from "./engine.ts";
+import { copyValue } from "./codec.ts";
 import {
   type CookieSettings,
   deletionCookie,
   isSecure,
   sessionCookie,
-} from "./_cookie.ts";
+} from "./cookie.ts";
 
 /** Runs the end-of-request commit; not part of the public interface. */
 export const FINISH: unique symbol = Symbol("finish");

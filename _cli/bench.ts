@@ -7,16 +7,16 @@
  * @module
  */
 
-import { newToken } from "./_token.ts";
-import { BuntStore, type SyncPolicy } from "./store.ts";
+import { newToken } from "../_session/token.ts";
+import { BuntStore, type SyncPolicy } from "../store.ts";
 import {
   formatBytes,
   formatCount,
   formatRate,
   type Output,
   table,
-} from "./_cli_output.ts";
-import type { ReportFlags } from "./_cli_read.ts";
+} from "./output.ts";
+import type { ReportFlags } from "./read.ts";
 
 /** Flags of `bench`. */
 export interface BenchFlags extends ReportFlags {
