@@ -33,7 +33,11 @@
  */
 
 import type { Session, SessionManagerOptions } from "./_session/types.ts";
-import { type CookieSettings, readToken, writeHeaders } from "./_session/cookie.ts";
+import {
+  type CookieSettings,
+  readToken,
+  writeHeaders,
+} from "./_session/cookie.ts";
 import { SessionEngine, type SessionState } from "./_session/engine.ts";
 import { FINISH, SessionHandle } from "./_session/handle.ts";
 import { checkCookieOptions, checkManagerOptions } from "./_session/options.ts";

@@ -10,12 +10,7 @@ import { RecordWriter } from "../_aof/record.ts";
 import { assertToken } from "../_session_store/validate.ts";
 import { explain, openStoreForChange } from "./lock.ts";
 import { readProgress, type ReportFlags } from "./read.ts";
-import {
-  CliError,
-  formatBytes,
-  formatCount,
-  type Output,
-} from "./output.ts";
+import { CliError, formatBytes, formatCount, type Output } from "./output.ts";
 
 /** Bytes of records buffered before a write during `load`. */
 const LOAD_CHUNK = 1 << 20;

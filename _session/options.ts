@@ -6,10 +6,7 @@
  */
 
 import { assertNumberOption } from "../_session_store/validate.ts";
-import type {
-  SessionCookieOptions,
-  SessionManagerOptions,
-} from "./types.ts";
+import type { SessionCookieOptions, SessionManagerOptions } from "./types.ts";
 import type { EngineSettings } from "./engine.ts";
 import type { CookieSettings } from "./cookie.ts";
 import { deletionCookie } from "./cookie.ts";
