@@ -14,7 +14,37 @@ import {
   parseRecord,
 } from "./_aof/record.ts";
 
+import { findHiddenRecord, ReadWindow } from "./_aof/read_window.ts";
+import {
+  parentDirectory,
+  removeIfPresent,
+  tempPath,
+  writeAll,
+} from "./_aof/files.ts";
+
 export type { LogRecord } from "./_aof/record.ts";
+export {
+  DamagedRecord,
+  INCOMPLETE,
+  parseRecord,
+  RecordWriter,
+  setRecordBytes,
+} from "./_aof/record.ts";
+export { findHiddenRecord, ReadWindow } from "./_aof/read_window.ts";
+export { CompactionFile } from "./_aof/compaction_file.ts";
+export {
+  type DamagedRange,
+  type OnScannedRecord,
+  type ResilientScan,
+  type ResilientScanOptions,
+  scanResilient,
+} from "./_aof/resilient_scan.ts";
+export {
+  parentDirectory,
+  syncDirectory,
+  tempPath,
+  writeAll,
+} from "./_aof/files.ts";
 
 /** The file operations the log uses; tests wrap them to inject faults. */
 export interface LogFile {
@@ -51,64 +81,6 @@ export interface ScanOptions {
   chunkSize?: number;
   /** Called after each read with the offset parsed so far. */
   onProgress?: (offset: number) => void;
-}
-
-const STAR = 0x2a;
-const LF = 0x0a;
-
-/** Read size while replaying a log. */
-const READ_CHUNK = 1 << 20;
-
-/**
- * The not yet parsed bytes of a file read front to back in chunks: parsers
- * advance `start`, and {@linkcode ReadWindow.readMore} keeps what is left,
- * growing the buffer when one record needs more than it holds.
- */
-export class ReadWindow {
-  /** The bytes; `buf[start..end)` are read but not yet parsed. */
-  buf: Uint8Array;
-  /** File offset of `buf[0]`. */
-  base = 0;
-  /** Next byte to parse. */
-  start = 0;
-  /** Bytes filled in `buf`. */
-  end = 0;
-  /** Whether the file has no more bytes. */
-  eof = false;
-  readonly #file: Deno.FsFile;
-
-  /**
-   * Starts a window at the beginning of `file`.
-   *
-   * @param chunkSize Bytes read per call.
-   */
-  constructor(file: Deno.FsFile, chunkSize = READ_CHUNK) {
-    this.#file = file;
-    this.buf = new Uint8Array(chunkSize);
-  }
-
-  /** Seeks to the start of the file; call once before reading. */
-  async rewind(): Promise<void> {
-    await this.#file.seek(0, Deno.SeekMode.Start);
-  }
-
-  /** Reads the next chunk after the unparsed bytes, or sets `eof`. */
-  async readMore(): Promise<void> {
-    if (this.start > 0) {
-      this.buf.copyWithin(0, this.start, this.end);
-      this.base += this.start;
-      this.end -= this.start;
-      this.start = 0;
-    }
-    if (this.end === this.buf.length) {
-      const grown = new Uint8Array(this.buf.length * 2);
-      grown.set(this.buf);
-      this.buf = grown;
-    }
-    const read = await this.#file.read(this.buf.subarray(this.end));
-    if (read === null) this.eof = true;
-    else this.end += read;
-  }
 }
 
 /**
@@ -163,30 +135,6 @@ export async function scanLog(
     }
     return { validEnd: base + start, fileSize: base + end, records };
   }
-}
-
-/**
- * When a record at the end of the file is incomplete, it is only a torn
- * write if no complete record starts after a line feed inside it:
- * otherwise a damaged length swallowed real records, and truncating would
- * silently lose them. Returns the offset of the first such record, or -1.
- */
-export function findHiddenRecord(
-  buf: Uint8Array,
-  start: number,
-  end: number,
-): number {
-  const scratch: Partial<LogRecord> = {};
-  for (let at = start + 1; at < end; at++) {
-    if (buf[at] !== STAR || buf[at - 1] !== LF) continue;
-    try {
-      if (parseRecord(buf, at, end, 0, scratch) !== INCOMPLETE) return at;
-    } catch (error) {
-      // Damage right here: not a record boundary.
-      if (!(error instanceof DamagedRecord)) throw error;
-    }
-  }
-  return -1;
 }
 
 /**
@@ -274,11 +222,6 @@ export async function openAndRecover(
   }
 }
 
-/** Path of the compaction temp file for the log at `path`. */
-export function tempPath(path: string): string {
-  return `${path}.tmp`;
-}
-
 /**
  * Thrown when a failed write could not be cut back: the log may end in a
  * partial record, so nothing more may be appended to it.
@@ -291,17 +234,6 @@ export class LogBrokenError extends Error {
       options,
     );
     this.name = "LogBrokenError";
-  }
-}
-
-/** Writes all of `bytes`, calling `writeSync` until none are left. */
-export function writeAll(
-  file: { writeSync(bytes: Uint8Array): number },
-  bytes: Uint8Array,
-): void {
-  let written = 0;
-  while (written < bytes.length) {
-    written += file.writeSync(bytes.subarray(written));
   }
 }
 
@@ -331,142 +263,7 @@ export function appendAll(
   }
 }
 
-/**
- * A compaction's temp file: the snapshot is written to it in chunks, then
- * the bytes the live log gained meanwhile are copied over, and it replaces
- * the log with an atomic rename after an fsync.
- */
-export class CompactionFile {
-  readonly #path: string;
-  readonly #file: Deno.FsFile;
-  /** The live log, opened for reading on the first copy. */
-  #source: Deno.FsFile | undefined;
-  #size = 0;
-  #copiedUpTo: number;
-
-  private constructor(path: string, file: Deno.FsFile, copyFrom: number) {
-    this.#path = path;
-    this.#file = file;
-    this.#copiedUpTo = copyFrom;
-  }
-
-  /**
-   * Creates the locked temp file for the log at `path`.
-   *
-   * @param copyFrom Live-log offset where the snapshot was taken.
-   */
-  static async create(path: string, copyFrom: number): Promise<CompactionFile> {
-    // Append mode, like the live log, so writes after a failed write's
-    // truncation land at the end and not after a hole.
-    await removeIfPresent(tempPath(path));
-    const file = await Deno.open(tempPath(path), {
-      read: true,
-      append: true,
-      createNew: true,
-    });
-    await file.lock(true);
-    return new CompactionFile(path, file, copyFrom);
-  }
-
-  /** Bytes written to the temp file so far. */
-  get size(): number {
-    return this.#size;
-  }
-
-  /** Bytes of the live log still to copy. */
-  pending(liveSize: number): number {
-    return liveSize - this.#copiedUpTo;
-  }
-
-  /** Appends snapshot bytes. */
-  write(bytes: Uint8Array): void {
-    writeAll(this.#file, bytes);
-    this.#size += bytes.length;
-  }
-
-  /**
-   * Copies up to `maxBytes` of what the live log gained since the snapshot.
-   * Replaying them after the snapshot gives the current state, because each
-   * record sets or deletes one whole key.
-   */
-  copyTail(liveSize: number, maxBytes = Infinity): void {
-    const until = Math.min(liveSize, this.#copiedUpTo + maxBytes);
-    if (until <= this.#copiedUpTo) return;
-    this.#source ??= Deno.openSync(this.#path, { read: true });
-    const source = this.#source;
-    source.seekSync(this.#copiedUpTo, Deno.SeekMode.Start);
-    const chunk = new Uint8Array(Math.min(until - this.#copiedUpTo, 1 << 20));
-    while (this.#copiedUpTo < until) {
-      const want = Math.min(chunk.length, until - this.#copiedUpTo);
-      const read = source.readSync(chunk.subarray(0, want));
-      if (read === null) throw new Error("live log shrank during compaction");
-      this.write(chunk.subarray(0, read));
-      this.#copiedUpTo += read;
-    }
-  }
-
-  /** Flushes the temp file to the device. */
-  sync(): Promise<void> {
-    return this.#file.syncData();
-  }
-
-  /**
-   * Renames the temp file over the log and returns its handle, which is
-   * now the locked log. The caller must adopt it before anything else, then
-   * fsync the directory.
-   */
-  async commit(): Promise<Deno.FsFile> {
-    await Deno.rename(tempPath(this.#path), this.#path);
-    this.#closeSource();
-    return this.#file;
-  }
-
-  /** The directory holding the log. */
-  get directory(): string {
-    return parentDirectory(this.#path);
-  }
-
-  /** Closes and removes the temp file. */
-  async discard(): Promise<void> {
-    this.#closeSource();
-    this.#file.close();
-    await removeIfPresent(tempPath(this.#path));
-  }
-
-  #closeSource(): void {
-    this.#source?.close();
-    this.#source = undefined;
-  }
-}
-
-/** Fsyncs a directory so a rename in it survives a power cut. */
-export async function syncDirectory(directory: string): Promise<void> {
-  const handle = await Deno.open(directory === "" ? "." : directory, {
-    read: true,
-  });
-  try {
-    await handle.sync();
-  } finally {
-    handle.close();
-  }
-}
-
 function damaged(path: string, offset: number, error: unknown): unknown {
   if (!(error instanceof DamagedRecord)) return error;
   return new CorruptLogError(path, offset, error.message, { cause: error });
-}
-
-/** The directory part of `path`, or "" for a bare file name. */
-export function parentDirectory(path: string): string {
-  const slash = path.lastIndexOf("/");
-  if (slash < 0) return "";
-  return slash === 0 ? "/" : path.slice(0, slash);
-}
-
-async function removeIfPresent(path: string): Promise<void> {
-  try {
-    await Deno.remove(path);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
 }

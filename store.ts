@@ -5,9 +5,8 @@
  * @module
  */
 
-import { type LogFile, openAndRecover } from "./aof.ts";
+import { type LogFile, openAndRecover, setRecordBytes } from "./aof.ts";
 import { StoreClosedError } from "./errors.ts";
-import { setRecordBytes } from "./_aof/record.ts";
 import { type Entry, Keyspace } from "./_store/keyspace.ts";
 import { compact, type CompactionTarget } from "./_store/compactor.ts";
 import { Sweeper } from "./_store/sweeper.ts";

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { findHiddenRecord, ReadWindow } from "../aof.ts";
+import { findHiddenRecord, ReadWindow } from "./read_window.ts";
 import {
   DamagedRecord,
   INCOMPLETE,

@@ -7,9 +7,8 @@
  * @module
  */
 
-import { type LogRecord, scanLog } from "../aof.ts";
+import { type LogRecord, scanLog, scanResilient } from "../aof.ts";
 import { CorruptLogError } from "../errors.ts";
-import { scanResilient } from "../_aof/resilient_scan.ts";
 import { Progress, terminalColumns } from "./progress.ts";
 import {
   CliError,

@@ -8,11 +8,12 @@
 
 import {
   CompactionFile,
+  type DamagedRange,
   parentDirectory,
+  scanResilient,
   syncDirectory,
   writeAll,
 } from "../aof.ts";
-import { type DamagedRange, scanResilient } from "../_aof/resilient_scan.ts";
 import { lockForChange } from "./lock.ts";
 import { readProgress, type ReportFlags } from "./read.ts";
 import { formatBytes, formatCount, type Output } from "./output.ts";

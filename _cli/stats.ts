@@ -5,7 +5,7 @@
  * @module
  */
 
-import { setRecordBytes } from "../_aof/record.ts";
+import { setRecordBytes } from "../aof.ts";
 
 /** The `stats --json` report. */
 export interface StatsReport {

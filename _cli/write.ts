@@ -5,8 +5,7 @@
  * @module
  */
 
-import { appendAll, openAndRecover } from "../aof.ts";
-import { RecordWriter } from "../_aof/record.ts";
+import { appendAll, openAndRecover, RecordWriter } from "../aof.ts";
 import { assertToken } from "../_session_store/validate.ts";
 import { explain, openStoreForChange } from "./lock.ts";
 import { readProgress, type ReportFlags } from "./read.ts";

@@ -7,9 +7,13 @@
  * @module
  */
 
-import { CompactionFile, type LogFile, syncDirectory } from "../aof.ts";
+import {
+  CompactionFile,
+  type LogFile,
+  RecordWriter,
+  syncDirectory,
+} from "../aof.ts";
 import type { Entry } from "./keyspace.ts";
-import { RecordWriter } from "../_aof/record.ts";
 import type { WriteQueue } from "./write_queue.ts";
 
 /** What a compaction needs from its store. */

@@ -7,8 +7,12 @@
  * @module
  */
 
-import { appendAll, LogBrokenError, type LogFile } from "../aof.ts";
-import { RecordWriter } from "../_aof/record.ts";
+import {
+  appendAll,
+  LogBrokenError,
+  type LogFile,
+  RecordWriter,
+} from "../aof.ts";
 
 /** When a write counts as done. */
 export type SyncPolicy = "always" | "everysecond" | "never";

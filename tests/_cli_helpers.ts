@@ -4,7 +4,7 @@
  */
 
 import { main } from "../cli.ts";
-import { RecordWriter } from "../_aof/record.ts";
+import { RecordWriter } from "../aof.ts";
 
 /** The fixed clock the in-process runs use. */
 export const NOW = Date.UTC(2030, 0, 1);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { RecordWriter } from "../_aof/record.ts";
+import { RecordWriter } from "../aof.ts";
 import { HOUR, json, NOW, run, tempDir } from "./_cli_helpers.ts";
 
 const SESSIONS = 100_000;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { BuntStore } from "../store.ts";
-import { RecordWriter } from "../_aof/record.ts";
+import { RecordWriter } from "../aof.ts";
 import {
   bytes,
   encode,

@@ -1,14 +1,18 @@
 import assert from "node:assert/strict";
 import { isDeepStrictEqual } from "node:util";
-import { scanLog } from "../aof.ts";
+import {
+  RecordWriter,
+  type ResilientScan,
+  scanLog,
+  scanResilient,
+  setRecordBytes,
+} from "../aof.ts";
 import { CorruptLogError } from "../errors.ts";
-import { type ResilientScan, scanResilient } from "../_aof/resilient_scan.ts";
 import {
   Progress,
   PROGRESS_MIN_BYTES,
   renderProgress,
 } from "../_cli/progress.ts";
-import { RecordWriter, setRecordBytes } from "../_aof/record.ts";
 import { bytes, concat, encode, HOUR, NOW } from "./_cli_helpers.ts";
 
 /** A read-only file over bytes in memory, enough for both scanners. */

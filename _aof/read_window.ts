@@ -1,0 +1,95 @@
+/**
+ * Reading a log front to back in chunks, and telling a torn last write from
+ * damage that swallowed complete records.
+ *
+ * @module
+ */
+
+import {
+  DamagedRecord,
+  INCOMPLETE,
+  type LogRecord,
+  parseRecord,
+} from "./record.ts";
+
+const STAR = 0x2a;
+const LF = 0x0a;
+
+/** Read size while replaying a log. */
+const READ_CHUNK = 1 << 20;
+
+/**
+ * The not yet parsed bytes of a file read front to back in chunks: parsers
+ * advance `start`, and {@linkcode ReadWindow.readMore} keeps what is left,
+ * growing the buffer when one record needs more than it holds.
+ */
+export class ReadWindow {
+  /** The bytes; `buf[start..end)` are read but not yet parsed. */
+  buf: Uint8Array;
+  /** File offset of `buf[0]`. */
+  base = 0;
+  /** Next byte to parse. */
+  start = 0;
+  /** Bytes filled in `buf`. */
+  end = 0;
+  /** Whether the file has no more bytes. */
+  eof = false;
+  readonly #file: Deno.FsFile;
+
+  /**
+   * Starts a window at the beginning of `file`.
+   *
+   * @param chunkSize Bytes read per call.
+   */
+  constructor(file: Deno.FsFile, chunkSize = READ_CHUNK) {
+    this.#file = file;
+    this.buf = new Uint8Array(chunkSize);
+  }
+
+  /** Seeks to the start of the file; call once before reading. */
+  async rewind(): Promise<void> {
+    await this.#file.seek(0, Deno.SeekMode.Start);
+  }
+
+  /** Reads the next chunk after the unparsed bytes, or sets `eof`. */
+  async readMore(): Promise<void> {
+    if (this.start > 0) {
+      this.buf.copyWithin(0, this.start, this.end);
+      this.base += this.start;
+      this.end -= this.start;
+      this.start = 0;
+    }
+    if (this.end === this.buf.length) {
+      const grown = new Uint8Array(this.buf.length * 2);
+      grown.set(this.buf);
+      this.buf = grown;
+    }
+    const read = await this.#file.read(this.buf.subarray(this.end));
+    if (read === null) this.eof = true;
+    else this.end += read;
+  }
+}
+
+/**
+ * When a record at the end of the file is incomplete, it is only a torn
+ * write if no complete record starts after a line feed inside it:
+ * otherwise a damaged length swallowed real records, and truncating would
+ * silently lose them. Returns the offset of the first such record, or -1.
+ */
+export function findHiddenRecord(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+): number {
+  const scratch: Partial<LogRecord> = {};
+  for (let at = start + 1; at < end; at++) {
+    if (buf[at] !== STAR || buf[at - 1] !== LF) continue;
+    try {
+      if (parseRecord(buf, at, end, 0, scratch) !== INCOMPLETE) return at;
+    } catch (error) {
+      // Damage right here: not a record boundary.
+      if (!(error instanceof DamagedRecord)) throw error;
+    }
+  }
+  return -1;
+}
