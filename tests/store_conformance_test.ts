@@ -4,7 +4,7 @@ import { MemoryStore } from "../memory_store.ts";
 import { KvStore } from "../kv_store.ts";
 import { RedisStore } from "../redis_store.ts";
 import { startRedisServer } from "./_redis_server.ts";
-import { testStoreConformance } from "./store_conformance.ts";
+import { testStoreConformance } from "./_store_conformance_suite.ts";
 
 testStoreConformance("BuntStore(file)", async (clock) => {
   const dir = await Deno.makeTempDir({ prefix: "buntstore-conformance-" });
