@@ -39,7 +39,7 @@ import {
   writeHeaders,
 } from "./_session/cookie.ts";
 import { SessionEngine, type SessionState } from "./_session/engine.ts";
-import { FINISH, SessionHandle } from "./_session/handle.ts";
+import { ABORT, FINISH, SessionHandle } from "./_session/handle.ts";
 import { checkCookieOptions, checkManagerOptions } from "./_session/options.ts";
 
 export { jsonSessionCodec } from "./_session/codec.ts";
@@ -140,9 +140,8 @@ export class SessionManager<T extends object = Record<string, unknown>> {
       try {
         response = await handler(request, ...rest);
       } catch (error) {
-        const context = this.#contexts.get(request);
-        if (context !== undefined && context.error === error) {
-          context.finalized = true;
+        await this.discard(request);
+        if (this.#contexts.get(request)?.error === error) {
           return await this.#onError(error, request);
         }
         throw error;
@@ -208,6 +207,8 @@ export class SessionManager<T extends object = Record<string, unknown>> {
       if (result === null) return response;
       setCookie = result;
     } catch (error) {
+      // The handler's response is replaced: close a stream it holds open.
+      cancelBody(response);
       return await this.#onError(error, request);
     }
     try {
@@ -238,6 +239,43 @@ export class SessionManager<T extends object = Record<string, unknown>> {
   }
 
   /**
+   * Takes back what the request changed in its session (`put`, `remove`,
+   * `clear`, `rememberMe`; a `renewToken` or `destroy` already happened)
+   * and ends the request's use of it, without saving. `wrap` does this when
+   * the handler throws; call it yourself where you use `finalize` or
+   * `finalizeHeaders` and the request failed. It does nothing after
+   * `finalize`, and nothing the second time.
+   *
+   * @param request The request passed to {@linkcode SessionManager.of}.
+   *
+   * @example Undoing a failed request in framework middleware
+   * ```ts
+   * import { MemoryStore, SessionManager } from "@x/buntstore";
+   * import assert from "node:assert/strict";
+   *
+   * await using store = new MemoryStore();
+   * const sessions = new SessionManager<{ cart: string[] }>({ store });
+   * const request = new Request("https://example.com/checkout");
+   * const session = await sessions.of(request);
+   * session.put("cart", ["book"]);
+   * await sessions.discard(request); // the handler failed
+   * assert.equal(session.get("cart"), undefined);
+   * ```
+   */
+  async discard(request: Request): Promise<void> {
+    const context = this.#contexts.get(request);
+    if (context === undefined || context.finalized) return;
+    context.finalized = true;
+    const handle = context.handle ??
+      await context.promise.then(
+        (loaded) => loaded as SessionHandle<T>,
+        // The load failed: there is nothing to take back.
+        () => undefined,
+      );
+    await handle?.[ABORT]();
+  }
+
+  /**
    * Calls `fn` with every live session in the store, for example to
    * destroy every session of one user. Changes made in `fn` are saved when
    * it returns. With `hashTokenInStore`, `token` is `""` unless the session
@@ -254,20 +292,28 @@ export class SessionManager<T extends object = Record<string, unknown>> {
       );
     }
     const context = { request: undefined, cookie: this.#cookie };
-    for (const [key, data] of await store.all()) {
-      const state = this.#engine.adopt(key, data);
-      if (state === undefined) continue;
-      const handle = new SessionHandle<T>(
-        this.#engine,
-        state,
-        undefined,
-        context,
-      );
-      try {
-        await fn(handle);
-      } finally {
+    const registry = this.#engine.registry;
+    registry.startListing();
+    try {
+      for (const [key, data] of await store.all()) {
+        const state = this.#engine.adopt(key, data);
+        if (state === undefined) continue;
+        const handle = new SessionHandle<T>(
+          this.#engine,
+          state,
+          undefined,
+          context,
+        );
+        try {
+          await fn(handle);
+        } catch (error) {
+          await handle[ABORT]();
+          throw error;
+        }
         await handle[FINISH]();
       }
+    } finally {
+      registry.endListing();
     }
   }
 
@@ -304,4 +350,10 @@ export class SessionManager<T extends object = Record<string, unknown>> {
 function defaultOnError(error: unknown, request: Request): Response {
   console.error(`Session error on ${request.method} ${request.url}:`, error);
   return new Response("Internal Server Error", { status: 500 });
+}
+
+function cancelBody(response: Response): void {
+  // A body that is already locked or closed needs no cancelling; the
+  // rejection says only that, so it is safe to ignore.
+  response.body?.cancel().catch(() => {});
 }

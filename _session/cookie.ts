@@ -67,7 +67,8 @@ export function readToken(
 /** Whether the cookie for `request` carries the `Secure` attribute. */
 export function isSecure(settings: CookieSettings, request: Request): boolean {
   if (settings.secure === "auto") {
-    return settings.name.startsWith("__Host-") ||
+    // A prefixed cookie without Secure would be dropped by the browser.
+    return /^__(host|secure)-/i.test(settings.name) ||
       request.url.startsWith("https:");
   }
   return settings.secure;

@@ -12,6 +12,7 @@ import type { SessionCodec } from "./types.ts";
 import type { SessionStore } from "../session_store.ts";
 import { checkRecord, deepFreeze } from "./codec.ts";
 import { newToken, TokenHasher } from "./token.ts";
+import { type Loading, registryOf, type SessionRegistry } from "./registry.ts";
 
 /** The decoded session shared by every request that uses it. */
 export interface SessionState {
@@ -27,6 +28,12 @@ export interface SessionState {
   version: number;
   savedVersion: number;
   destroyed: boolean;
+  /**
+   * Destroyed because a request renewed the token: requests still holding
+   * the old token see an empty session whose changes are never saved, and
+   * get no cookie, so they cannot undo the renewal in the browser.
+   */
+  renewed: boolean;
   /** Handles using the state now; in-use states are never evicted. */
   users: number;
   /**
@@ -54,8 +61,9 @@ export interface EngineSettings {
 export class SessionEngine {
   readonly settings: EngineSettings;
   readonly hasher: TokenHasher;
-  readonly #cache = new Map<string, SessionState>();
-  readonly #loading = new Map<string, Promise<SessionState | undefined>>();
+  /** Shared with every other manager of the same store. */
+  readonly registry: SessionRegistry;
+  readonly #cache: Map<string, SessionState>;
 
   constructor(settings: EngineSettings) {
     this.settings = settings;
@@ -63,6 +71,8 @@ export class SessionEngine {
       settings.hashTokenInStore,
       settings.cacheSize,
     );
+    this.registry = registryOf(settings.store);
+    this.#cache = this.registry.states;
   }
 
   /** Returns a new, empty, unsaved state. */
@@ -113,16 +123,24 @@ export class SessionEngine {
    */
   async load(token: string): Promise<SessionState> {
     const key = this.hasher.keyOf(token);
-    let loading = this.#loading.get(key);
+    // Destroyed here, and the store may not have deleted it yet.
+    if (this.registry.isDead(key)) return this.fresh();
+    const pending = this.registry.loading;
+    let loading = pending.get(key);
     if (loading === undefined) {
-      loading = this.#fetch(token, key);
-      this.#loading.set(key, loading);
-      loading.then(
-        () => this.#loading.delete(key),
-        () => this.#loading.delete(key),
-      );
+      const started: Loading = {
+        promise: Promise.resolve(undefined),
+        voided: false,
+      };
+      started.promise = this.#fetch(token, key, started);
+      const done = () => {
+        if (pending.get(key) === started) pending.delete(key);
+      };
+      started.promise.then(done, done);
+      pending.set(key, started);
+      loading = started;
     }
-    return (await loading) ?? this.fresh();
+    return (await loading.promise) ?? this.fresh();
   }
 
   /**
@@ -130,6 +148,8 @@ export class SessionEngine {
    * reusing the shared state when it is in memory.
    */
   adopt(key: string, data: Uint8Array): SessionState | undefined {
+    // The listing's snapshot may predate a logout.
+    if (this.registry.isDead(key)) return undefined;
     const cached = this.#cache.get(key);
     if (cached !== undefined && this.#isLive(cached)) return cached;
     const token = this.settings.hashTokenInStore ? "" : key;
@@ -158,30 +178,48 @@ export class SessionEngine {
     return enqueue(state, () => this.#saveNow(state));
   }
 
-  /** Deletes `state` from the store and memory; later saves do nothing. */
+  /**
+   * Deletes `state` from the store, after any write of it already under
+   * way, and from memory; later saves of it do nothing, and no read or
+   * listing brings it back.
+   */
   destroy(state: SessionState): Promise<void> {
     state.destroyed = true;
     state.values.clear();
     state.version++;
-    this.#forget(state);
+    if (state.token !== "") this.hasher.forget(state.token);
     const key = state.key;
     if (key === "") return Promise.resolve();
-    return enqueue(state, () => this.settings.store.delete(key));
+    this.registry.kill(key);
+    return enqueue(state, async () => {
+      await this.settings.store.delete(key);
+      this.registry.buried(key);
+    });
   }
 
   /**
-   * Gives `state` a new token and a new deadline, keeping its data, and
-   * deletes the old entry after any write already under way.
+   * Splits `state`: returns a new state with its data, a new token and a
+   * new deadline, for the renewing request alone, and destroys `state`, so
+   * requests still holding the old token never learn the new one.
+   *
+   * @returns The new state and the deletion of the old one.
    */
-  renew(state: SessionState): Promise<void> {
-    const oldKey = state.key;
-    this.#forget(state);
-    this.#assignToken(state);
-    state.deadline = this.settings.now() + this.settings.lifetime;
-    state.version++;
-    this.#remember(state);
-    if (oldKey === "") return Promise.resolve();
-    return enqueue(state, () => this.settings.store.delete(oldKey));
+  renew(state: SessionState): [SessionState, Promise<void>] {
+    const next = this.fresh();
+    for (const [name, value] of state.values) next.values.set(name, value);
+    next.rememberMe = state.rememberMe;
+    next.version = 1;
+    this.#assignToken(next);
+    this.#remember(next);
+    state.renewed = true;
+    return [next, this.destroy(state)];
+  }
+
+  /** Forgets a state that its failed request created and never saved. */
+  drop(state: SessionState): void {
+    state.destroyed = true;
+    if (this.#cache.get(state.key) === state) this.#cache.delete(state.key);
+    if (state.token !== "") this.hasher.forget(state.token);
   }
 
   async #saveNow(state: SessionState): Promise<boolean> {
@@ -220,9 +258,13 @@ export class SessionEngine {
     return true;
   }
 
-  async #fetch(token: string, key: string): Promise<SessionState | undefined> {
+  async #fetch(
+    token: string,
+    key: string,
+    loading: Loading,
+  ): Promise<SessionState | undefined> {
     const data = await this.settings.store.find(key);
-    if (data === undefined) return undefined;
+    if (data === undefined || loading.voided) return undefined;
     // Another request may have created the state while the store was read.
     const raced = this.#cache.get(key);
     if (raced !== undefined) return raced;
@@ -290,13 +332,6 @@ export class SessionEngine {
     state.token = newToken();
     state.key = this.hasher.keyOf(state.token);
   }
-
-  #forget(state: SessionState): void {
-    if (state.key !== "" && this.#cache.get(state.key) === state) {
-      this.#cache.delete(state.key);
-    }
-    if (state.token !== "") this.hasher.forget(state.token);
-  }
 }
 
 function newState(
@@ -315,6 +350,7 @@ function newState(
     version: 0,
     savedVersion: 0,
     destroyed: false,
+    renewed: false,
     users: 0,
     cookieSent: "",
     queue: Promise.resolve(),

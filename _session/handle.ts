@@ -18,6 +18,19 @@ import {
 
 /** Runs the end-of-request commit; not part of the public interface. */
 export const FINISH: unique symbol = Symbol("finish");
+/** Undoes a failed request's changes; not part of the public interface. */
+export const ABORT: unique symbol = Symbol("abort");
+
+/** Marks a value that was not set, in the change journal. */
+const ABSENT: unique symbol = Symbol("absent");
+/** The journal's key for the remember-me flag. */
+const REMEMBER_ME: unique symbol = Symbol("rememberMe");
+
+/** One key's value before this request first changed it, and after. */
+interface Change {
+  before: unknown;
+  after: unknown;
+}
 
 /** Where the handle's cookie goes: the request and cookie settings. */
 export interface HandleContext {
@@ -34,6 +47,17 @@ export class SessionHandle<T extends object> implements Session<T> {
   /** The token the browser holds: the one it sent, then any we set. */
   #browserToken: string | undefined;
   #finished = false;
+  /**
+   * What this request changed in a state it shares, so that a failed
+   * request can take exactly its own changes back.
+   */
+  readonly #journal = new Map<string | symbol, Change>();
+  /** The state's version before this request's first change. */
+  #baseVersion = -1;
+  /** Versions this request added. */
+  #bumps = 0;
+  /** The state was made for this request (renewal, restart after destroy). */
+  #owned = false;
 
   constructor(
     engine: SessionEngine,
@@ -84,29 +108,25 @@ export class SessionHandle<T extends object> implements Session<T> {
 
   put<K extends keyof T & string>(key: K, value: T[K]): void {
     const copy = copyValue(key, value, this.#engine.settings.codec);
-    this.#writable().values.set(key, copy);
-    this.#changed();
+    this.#set(key, copy);
   }
 
   pop<K extends keyof T & string>(key: K): T[K] | undefined {
     const values = this.#state.values;
     if (!values.has(key)) return undefined;
     const value = values.get(key) as T[K];
-    this.#writable().values.delete(key);
-    this.#changed();
+    this.#set(key, ABSENT);
     return value;
   }
 
   remove(key: keyof T & string): void {
     if (!this.#state.values.has(key)) return;
-    this.#writable().values.delete(key);
-    this.#changed();
+    this.#set(key, ABSENT);
   }
 
   clear(): void {
     if (this.#state.values.size === 0) return;
-    this.#writable().values.clear();
-    this.#changed();
+    for (const key of [...this.#state.values.keys()]) this.#set(key, ABSENT);
   }
 
   rememberMe(value: boolean): void {
@@ -115,15 +135,19 @@ export class SessionHandle<T extends object> implements Session<T> {
         `Cannot set remember-me: expected a boolean, got ${typeof value}`,
       );
     }
-    this.#writable().rememberMe = value;
+    const state = this.#writable();
+    this.#record(REMEMBER_ME, state.rememberMe, value);
+    state.rememberMe = value;
     this.#changed();
   }
 
   async renewToken(): Promise<void> {
     this.#assertCookieCanChange("renew the session token");
-    const state = this.#writable();
+    const old = this.#writable();
     this.#status = "modified";
-    await this.#engine.renew(state);
+    const [next, deleted] = this.#engine.renew(old);
+    this.#adopt(next);
+    await deleted;
   }
 
   async destroy(): Promise<void> {
@@ -145,6 +169,9 @@ export class SessionHandle<T extends object> implements Session<T> {
       );
     }
     await this.#engine.save(state);
+    // Committed on purpose: a later failure of the request keeps it.
+    this.#owned = false;
+    this.#forgetChanges();
   }
 
   /**
@@ -161,11 +188,75 @@ export class SessionHandle<T extends object> implements Session<T> {
   }
 
   async #saveAndFinish(state: SessionState): Promise<string | undefined> {
+    let saved;
     try {
-      return this.#cookie(await this.#engine.save(state));
+      saved = await this.#engine.save(state);
+    } catch (error) {
+      await this.#rollBack(state);
+      throw error;
     } finally {
       this.#engine.release(state);
     }
+    return this.#cookie(saved);
+  }
+
+  /**
+   * Takes back what this request changed, for a request that failed, and
+   * ends its use of the session. Does nothing after {@linkcode FINISH}.
+   */
+  async [ABORT](): Promise<void> {
+    if (this.#finished) return;
+    this.#finished = true;
+    const state = this.#state;
+    try {
+      await this.#rollBack(state);
+    } finally {
+      this.#engine.release(state);
+    }
+  }
+
+  async #rollBack(state: SessionState): Promise<void> {
+    if (this.#owned) return this.#engine.drop(state);
+    if (state.destroyed || !this.#revert(state)) return;
+    if (state.savedVersion > this.#baseVersion) {
+      // A concurrent request committed the shared state after this one
+      // changed it, so the store may hold these changes: write it again.
+      state.version++;
+      try {
+        await this.#engine.save(state);
+      } catch {
+        // The request's own failure is what gets reported; a failed save
+        // has already dropped the state from memory, so the next request
+        // reads what the store holds.
+      }
+    } else if (state.version === this.#baseVersion + this.#bumps) {
+      // Only this request changed it since the last save: it is clean again.
+      state.version = this.#baseVersion;
+    }
+  }
+
+  /**
+   * Restores every value this request set that nobody has set since.
+   * Returns whether anything changed.
+   */
+  #revert(state: SessionState): boolean {
+    let reverted = false;
+    for (const [key, { before, after }] of this.#journal) {
+      if (key === REMEMBER_ME) {
+        if (state.rememberMe !== after) continue;
+        state.rememberMe = before as boolean | undefined;
+      } else {
+        const values = state.values;
+        const current = values.has(key as string)
+          ? values.get(key as string)
+          : ABSENT;
+        if (current !== after) continue;
+        if (before === ABSENT) values.delete(key as string);
+        else values.set(key as string, before);
+      }
+      reverted = true;
+    }
+    return reverted;
   }
 
   #cookie(saved: boolean): string | undefined {
@@ -174,6 +265,9 @@ export class SessionHandle<T extends object> implements Session<T> {
     if (request === undefined) return undefined;
     if (state.key === "" && !state.destroyed) return undefined;
     if (state.destroyed) {
+      // Renewed by another request, whose response sets the new cookie:
+      // deleting the cookie here could undo that in the browser.
+      if (state.renewed) return undefined;
       // Destroyed here or by a concurrent request of the same session.
       if (this.#browserToken === undefined) return undefined;
       this.#browserToken = undefined;
@@ -198,20 +292,58 @@ export class SessionHandle<T extends object> implements Session<T> {
 
   /**
    * Returns the state to change. After a destroy, a change starts a
-   * brand-new session, as in scs.
+   * brand-new session, as in scs. A state renewed away by another request
+   * stays: changes to it are never saved.
    */
   #writable(): SessionState {
-    if (this.#state.destroyed) {
-      this.#assertCookieCanChange("start a new session");
-      this.#engine.release(this.#state);
-      this.#state = this.#engine.fresh();
-      this.#state.users++;
+    const state = this.#state;
+    if (!state.destroyed || state.renewed) return state;
+    this.#assertCookieCanChange("start a new session");
+    if (this.#context.request === undefined) {
+      throw new Error(
+        "Cannot start a new session: the session was destroyed, and a session listed by iterate() is outside a request",
+      );
     }
+    this.#adopt(this.#engine.fresh());
     return this.#state;
   }
 
+  /** Switches this handle to a state made for it alone. */
+  #adopt(state: SessionState): void {
+    this.#engine.release(this.#state);
+    this.#state = state;
+    state.users++;
+    this.#owned = true;
+    this.#forgetChanges();
+  }
+
+  #forgetChanges(): void {
+    this.#journal.clear();
+    this.#baseVersion = -1;
+    this.#bumps = 0;
+  }
+
+  /** Sets (or, with `ABSENT`, deletes) one value and journals it. */
+  #set(key: string, value: unknown): void {
+    const values = this.#writable().values;
+    this.#record(key, values.has(key) ? values.get(key) : ABSENT, value);
+    if (value === ABSENT) values.delete(key);
+    else values.set(key, value);
+    this.#changed();
+  }
+
+  #record(key: string | symbol, before: unknown, after: unknown): void {
+    if (this.#owned) return;
+    const change = this.#journal.get(key);
+    if (change === undefined) this.#journal.set(key, { before, after });
+    else change.after = after;
+  }
+
   #changed(): void {
-    this.#state.version++;
+    const state = this.#state;
+    if (this.#baseVersion < 0) this.#baseVersion = state.version;
+    state.version++;
+    this.#bumps++;
     this.#status = "modified";
   }
 

@@ -18,6 +18,8 @@ const DEFAULT_LIFETIME = 24 * 60 * 60 * 1000;
 const DEFAULT_MAX_BYTES = 1024 * 1024;
 /** Default number of sessions kept decoded in memory. */
 const DEFAULT_CACHE_SIZE = 10_000;
+/** The latest instant a `Date` can hold (ECMA-262 §21.4.1.1). */
+const MAX_DATE_MILLIS = 8.64e15;
 
 /** Applies defaults to the manager options and checks them. */
 export function checkManagerOptions(
@@ -44,6 +46,11 @@ export function checkManagerOptions(
     idleTimeout / 10,
     0,
   );
+  if (idleTimeout > 0 && touchInterval >= idleTimeout) {
+    throw new RangeError(
+      `Cannot create session manager: option "touchInterval" (${touchInterval}) must be less than "idleTimeout" (${idleTimeout}), or an active session still times out`,
+    );
+  }
   const maxBytes = number("maxBytes", options.maxBytes, DEFAULT_MAX_BYTES, 1);
   const cacheSize = number(
     "cacheSize",
@@ -63,6 +70,11 @@ export function checkManagerOptions(
   if (typeof now !== "function") {
     throw new TypeError(
       'Cannot create session manager: option "now" must be a function',
+    );
+  }
+  if (now() + lifetime >= MAX_DATE_MILLIS) {
+    throw new RangeError(
+      `Cannot create session manager: option "lifetime" (${lifetime}) puts the deadline past the last date a Date can hold, so every save would fail`,
     );
   }
   return {
@@ -93,8 +105,11 @@ export function checkCookieOptions(
     partitioned: options.partitioned ?? false,
     persist: options.persist ?? true,
   };
+  // Browsers drop prefixed cookies whose attributes break the prefix's
+  // promise (RFC 6265bis 4.1.3), and match the prefix case-insensitively.
+  const prefix = settings.name.slice(0, 9).toLowerCase();
   if (
-    hostPrefix &&
+    prefix.startsWith("__host-") &&
     (settings.domain !== undefined || settings.path !== "/" ||
       settings.secure === false)
   ) {
@@ -102,9 +117,16 @@ export function checkCookieOptions(
       "Cannot create session manager: a __Host- cookie needs Secure, Path=/ and no Domain",
     );
   }
-  if (settings.sameSite === "none" && settings.secure === false) {
+  if (prefix === "__secure-" && settings.secure === false) {
     throw new RangeError(
-      "Cannot create session manager: browsers reject SameSite=None without Secure",
+      "Cannot create session manager: a __Secure- cookie needs Secure",
+    );
+  }
+  if (settings.sameSite === "none" && settings.secure !== true) {
+    throw new RangeError(
+      `Cannot create session manager: browsers reject SameSite=None without Secure, so "secure" must be true, got ${
+        String(settings.secure)
+      }`,
     );
   }
   if (!["lax", "strict", "none", false].includes(settings.sameSite)) {

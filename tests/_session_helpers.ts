@@ -19,6 +19,8 @@ export class SpyStore implements SessionStore {
   deletes = 0;
   fail: "find" | "save" | "delete" | undefined;
   saveDelay = 0;
+  /** While set, every `save` waits for it before writing. */
+  holdSaves: Promise<void> | undefined;
 
   constructor(inner: SessionStore) {
     this.inner = inner;
@@ -36,6 +38,7 @@ export class SpyStore implements SessionStore {
     if (this.saveDelay > 0) {
       await new Promise((resolve) => setTimeout(resolve, this.saveDelay));
     }
+    await this.holdSaves;
     await this.inner.save(token, data, expiry);
   }
 
@@ -50,6 +53,34 @@ export class SpyStore implements SessionStore {
   all(): Promise<Map<string, Uint8Array>> {
     return this.inner.all!();
   }
+}
+
+/**
+ * A second store object over the same data, standing for a restarted
+ * server: managers share what is in memory per store object, so a manager
+ * on this one starts cold and reads from the store.
+ */
+export function restarted(store: SessionStore): SessionStore {
+  return {
+    find: (key) => store.find(key),
+    save: (key, data, expiry) => store.save(key, data, expiry),
+    delete: (key) => store.delete(key),
+    all: () => store.all!(),
+  };
+}
+
+/** A promise the test resolves by hand, to hold an operation mid-flight. */
+export class Gate {
+  readonly promise: Promise<void>;
+  open!: () => void;
+  constructor() {
+    this.promise = new Promise((resolve) => this.open = resolve);
+  }
+}
+
+/** Lets every pending promise callback and timer of this turn run. */
+export function settle(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /** A MemoryStore on `clock`, wrapped in a SpyStore; close with `using`. */

@@ -7,6 +7,7 @@ import {
   Clock,
   cookiePair,
   get,
+  restarted,
   spyStore,
   text,
 } from "./_session_helpers.ts";
@@ -120,7 +121,7 @@ Deno.test("SessionManager gives a fresh session when the stored value cannot be 
     await t.step(name, async () => {
       // A fresh manager, so the value is read from the store.
       const fresh = counter(
-        new SessionManager<Data>({ store, now: clock.now }),
+        new SessionManager<Data>({ store: restarted(store), now: clock.now }),
       );
       await store.save(key, bytes, expiry);
       const response = await fresh(get("/read", `session=${token}`));
@@ -135,7 +136,9 @@ Deno.test("SessionManager sends store failures to onError, by default a logged 5
   const clock = new Clock();
   const { store, handler, cookie } = await withSession(clock);
   await using _ = store;
-  const fresh = counter(new SessionManager<Data>({ store, now: clock.now }));
+  const fresh = counter(
+    new SessionManager<Data>({ store: restarted(store), now: clock.now }),
+  );
   const logged: unknown[][] = [];
   const original = console.error;
   console.error = (...args: unknown[]) => logged.push(args);

@@ -5,13 +5,14 @@ import { cookiePair, get, text } from "./_session_helpers.ts";
 /** Two managers on one store stand for two servers sharing Redis. */
 function twoServers(shared: boolean) {
   const memory = new MemoryStore();
-  const store: SessionStore = {
-    shared,
-    find: (token) => memory.find(token),
-    save: (token, data, expiry) => memory.save(token, data, expiry),
-    delete: (token) => memory.delete(token),
-  };
   const servers = [0, 1].map(() => {
+    // One store object per server, as each process would have its own.
+    const store: SessionStore = {
+      shared,
+      find: (token) => memory.find(token),
+      save: (token, data, expiry) => memory.save(token, data, expiry),
+      delete: (token) => memory.delete(token),
+    };
     const sessions = new SessionManager<{ user: string }>({ store });
     return sessions.wrap(async (request) => {
       const session = await sessions.of(request);
