@@ -32,14 +32,19 @@
  * @module
  */
 
-import type { Session, SessionManagerOptions } from "./_session/types.ts";
+import type {
+  Session,
+  SessionManagerOptions,
+  TokenSessionResult,
+} from "./_session/types.ts";
 import {
   type CookieSettings,
   readToken,
   writeHeaders,
 } from "./_session/cookie.ts";
 import { SessionEngine, type SessionState } from "./_session/engine.ts";
-import { ABORT, FINISH, SessionHandle } from "./_session/handle.ts";
+import { ABORT, FINISH, KEPT, SessionHandle } from "./_session/handle.ts";
+import { isWellFormedToken } from "./_session/token.ts";
 import { checkCookieOptions, checkManagerOptions } from "./_session/options.ts";
 
 export { jsonSessionCodec } from "./_session/codec.ts";
@@ -239,6 +244,69 @@ export class SessionManager<T extends object = Record<string, unknown>> {
   }
 
   /**
+   * Runs `fn` with the session of `token`, without cookies: for API and
+   * mobile clients that send the token themselves, for example as
+   * `Authorization: Bearer <token>`. An unknown, expired or malformed
+   * token gives a new, empty session. The session is committed when `fn`
+   * returns, with the guarantees of {@linkcode SessionManager.wrap}
+   * (concurrent calls of one session share it; renewal splits it; a `fn`
+   * that throws commits nothing).
+   *
+   * @param token The token the client sent, or `undefined`.
+   * @param fn Uses the session; its result is returned as `value`.
+   * @returns `fn`'s result and the token and expiry the client must keep
+   * from now on (both `undefined` when no session is kept: nothing was
+   * written, or it was destroyed).
+   * @throws What `fn` throws, what the store throws, or a `RangeError` for
+   * `maxBytes`.
+   *
+   * @example A bearer-token API
+   * ```ts
+   * import { MemoryStore, SessionManager } from "@x/buntstore";
+   * import assert from "node:assert/strict";
+   *
+   * await using store = new MemoryStore();
+   * const sessions = new SessionManager<{ user: string }>({ store });
+   * const login = await sessions.withToken(undefined, async (session) => {
+   *   await session.renewToken();
+   *   session.put("user", "ada");
+   * });
+   * // The client keeps login.token and sends it back:
+   * const me = await sessions.withToken(
+   *   login.token,
+   *   (session) => session.get("user"),
+   * );
+   * assert.equal(me.value, "ada");
+   * assert.equal(me.token, login.token);
+   * ```
+   */
+  async withToken<R>(
+    token: string | undefined,
+    fn: (session: Session<T>) => R | Promise<R>,
+  ): Promise<TokenSessionResult<Awaited<R>>> {
+    const sent = typeof token === "string" && isWellFormedToken(token)
+      ? token
+      : undefined;
+    const state = this.#engine.peek(sent) ??
+      await this.#engine.load(sent as string);
+    const handle = new SessionHandle<T>(this.#engine, state, sent, {
+      request: undefined,
+      cookie: this.#cookie,
+      listing: false,
+    });
+    let value;
+    try {
+      value = await fn(handle);
+    } catch (error) {
+      await handle[ABORT]();
+      throw error;
+    }
+    await handle[FINISH]();
+    const kept = handle[KEPT]();
+    return { value, token: kept?.token, expiry: kept?.expiry };
+  }
+
+  /**
    * Takes back what the request changed in its session (`put`, `remove`,
    * `clear`, `rememberMe`; a `renewToken` or `destroy` already happened)
    * and ends the request's use of it, without saving. `wrap` does this when
@@ -291,7 +359,7 @@ export class SessionManager<T extends object = Record<string, unknown>> {
         "Cannot iterate sessions: the store has no all() method",
       );
     }
-    const context = { request: undefined, cookie: this.#cookie };
+    const context = { request: undefined, cookie: this.#cookie, listing: true };
     const registry = this.#engine.registry;
     registry.startListing();
     try {
@@ -325,6 +393,7 @@ export class SessionManager<T extends object = Record<string, unknown>> {
     return new SessionHandle<T>(this.#engine, state, token, {
       request,
       cookie: this.#cookie,
+      listing: false,
     });
   }
 

@@ -27,6 +27,7 @@ export interface CookieSettings {
   httpOnly: boolean;
   sameSite: "lax" | "strict" | "none" | false;
   secure: boolean | "auto";
+  trustProxy: boolean;
   partitioned: boolean;
   persist: boolean;
 }
@@ -69,7 +70,8 @@ export function isSecure(settings: CookieSettings, request: Request): boolean {
   if (settings.secure === "auto") {
     // A prefixed cookie without Secure would be dropped by the browser.
     return /^__(host|secure)-/i.test(settings.name) ||
-      request.url.startsWith("https:");
+      request.url.startsWith("https:") ||
+      (settings.trustProxy && forwardedHttps(request));
   }
   return settings.secure;
 }
@@ -147,4 +149,13 @@ function serialise(
     ...(maxAge === undefined ? {} : { maxAge }),
     ...(expires === undefined ? {} : { expires }),
   });
+}
+
+/** Whether the first `X-Forwarded-Proto` value is `https`. */
+function forwardedHttps(request: Request): boolean {
+  const header = request.headers.get("x-forwarded-proto");
+  if (header === null) return false;
+  const comma = header.indexOf(",");
+  const first = comma < 0 ? header : header.slice(0, comma);
+  return first.trim().toLowerCase() === "https";
 }

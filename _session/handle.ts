@@ -20,11 +20,17 @@ import {
 export const FINISH: unique symbol = Symbol("finish");
 /** Undoes a failed request's changes; not part of the public interface. */
 export const ABORT: unique symbol = Symbol("abort");
+/** What a client must keep after the commit; not part of the interface. */
+export const KEPT: unique symbol = Symbol("kept");
 
 /** Marks a value that was not set, in the change journal. */
 const ABSENT: unique symbol = Symbol("absent");
 /** The journal's key for the remember-me flag. */
 const REMEMBER_ME: unique symbol = Symbol("rememberMe");
+/** The journal's key for the absolute deadline. */
+const DEADLINE: unique symbol = Symbol("deadline");
+/** The latest instant a `Date` can hold (ECMA-262 §21.4.1.1). */
+const MAX_DATE_MILLIS = 8.64e15;
 
 /** One key's value before this request first changed it, and after. */
 interface Change {
@@ -34,8 +40,11 @@ interface Change {
 
 /** Where the handle's cookie goes: the request and cookie settings. */
 export interface HandleContext {
+  /** The request whose response carries the cookie; none by token. */
   request: Request | undefined;
   cookie: CookieSettings;
+  /** A session listed by `iterate()`, which no client holds. */
+  listing: boolean;
 }
 
 /** One request's (or one listed entry's) access to a session. */
@@ -141,6 +150,24 @@ export class SessionHandle<T extends object> implements Session<T> {
     this.#changed();
   }
 
+  setDeadline(deadline: Date): void {
+    const millis = deadline instanceof Date ? deadline.getTime() : NaN;
+    if (Number.isNaN(millis)) {
+      throw new TypeError(
+        "Cannot set the session deadline: expected a valid Date",
+      );
+    }
+    if (millis >= MAX_DATE_MILLIS) {
+      throw new RangeError(
+        `Cannot set the session deadline: ${millis} is past the last date a Date can hold`,
+      );
+    }
+    const state = this.#writable();
+    this.#record(DEADLINE, state.deadline, millis);
+    state.deadline = millis;
+    this.#changed();
+  }
+
   async renewToken(): Promise<void> {
     this.#assertCookieCanChange("renew the session token");
     const old = this.#writable();
@@ -172,6 +199,16 @@ export class SessionHandle<T extends object> implements Session<T> {
     // Committed on purpose: a later failure of the request keeps it.
     this.#owned = false;
     this.#forgetChanges();
+  }
+
+  /**
+   * The token and expiry the client must keep after {@linkcode FINISH}, or
+   * `undefined` when there is no session to keep.
+   */
+  [KEPT](): { token: string; expiry: Date } | undefined {
+    const state = this.#state;
+    if (state.destroyed || state.key === "") return undefined;
+    return { token: state.token, expiry: this.expiry };
   }
 
   /**
@@ -245,6 +282,9 @@ export class SessionHandle<T extends object> implements Session<T> {
       if (key === REMEMBER_ME) {
         if (state.rememberMe !== after) continue;
         state.rememberMe = before as boolean | undefined;
+      } else if (key === DEADLINE) {
+        if (state.deadline !== after) continue;
+        state.deadline = before as number;
       } else {
         const values = state.values;
         const current = values.has(key as string)
@@ -299,7 +339,7 @@ export class SessionHandle<T extends object> implements Session<T> {
     const state = this.#state;
     if (!state.destroyed || state.renewed) return state;
     this.#assertCookieCanChange("start a new session");
-    if (this.#context.request === undefined) {
+    if (this.#context.listing) {
       throw new Error(
         "Cannot start a new session: the session was destroyed, and a session listed by iterate() is outside a request",
       );

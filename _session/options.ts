@@ -102,6 +102,7 @@ export function checkCookieOptions(
     httpOnly: options.httpOnly ?? true,
     sameSite: options.sameSite ?? "lax",
     secure: options.secure ?? true,
+    trustProxy: options.trustProxy ?? false,
     partitioned: options.partitioned ?? false,
     persist: options.persist ?? true,
   };

@@ -113,6 +113,15 @@ export interface SessionCookieOptions {
    */
   secure?: boolean | "auto";
   /**
+   * With `secure: "auto"`, also count a request as https when its
+   * `X-Forwarded-Proto` header says so (its first value), as Express's
+   * `trust proxy` does. Enable it only behind a proxy that sets or
+   * overwrites that header: any client can send it.
+   *
+   * @default {false}
+   */
+  trustProxy?: boolean;
+  /**
    * Partitioned attribute (CHIPS).
    *
    * @default {false}
@@ -125,6 +134,19 @@ export interface SessionCookieOptions {
    * @default {true}
    */
   persist?: boolean;
+}
+
+/** What {@linkcode SessionManager.withToken} returns. */
+export interface TokenSessionResult<R> {
+  /** What the callback returned. */
+  value: R;
+  /**
+   * The token the client must send from now on, or `undefined` when no
+   * session is kept (nothing was written, or it was destroyed).
+   */
+  token: string | undefined;
+  /** When that session expires if left alone, or `undefined`. */
+  expiry: Date | undefined;
 }
 
 /** Options for {@linkcode SessionManager}. */
@@ -295,6 +317,17 @@ export interface Session<T extends object = Record<string, unknown>> {
    * @param value Whether to remember the browser.
    */
   rememberMe(value: boolean): void;
+  /**
+   * Sets the absolute deadline, as scs's `SetDeadline`: the session ends
+   * then at the latest, sooner when an idle timeout runs out first. It may
+   * be later than `lifetime` allows (a "remember me for 30 days" login) or
+   * earlier (a sensitive session).
+   *
+   * @param deadline When the session ends.
+   * @throws {TypeError} When `deadline` is not a valid `Date`.
+   * @throws {RangeError} When it is past the last date a `Date` can hold.
+   */
+  setDeadline(deadline: Date): void;
   /**
    * Gives the session a new token and a new deadline, keeping its data,
    * and deletes the old token from the store. Call it on login and logout

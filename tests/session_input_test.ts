@@ -419,3 +419,36 @@ Deno.test("TokenHasher hashes a token once and stays bounded", () => {
   assert.equal(hasher.hashed, 4);
   assert.equal(new TokenHasher(false, 2).keyOf(a), a);
 });
+
+Deno.test("SessionManager trustProxy lets secure auto follow X-Forwarded-Proto, only when enabled", async (t) => {
+  for (
+    const [trustProxy, forwarded, expected] of [
+      [false, "https", false],
+      [true, "https", true],
+      [true, "https, http", true],
+      [true, "http", false],
+      [true, undefined, false],
+    ] as const
+  ) {
+    await t.step(`trustProxy ${trustProxy}, ${forwarded}`, async () => {
+      const clock = new Clock();
+      await using store = spyStore(clock);
+      const handler = counter(
+        new SessionManager<Data>({
+          store,
+          now: clock.now,
+          cookie: { secure: "auto", trustProxy },
+        }),
+      );
+      const request = new Request("http://internal:8000/inc", {
+        headers: forwarded === undefined
+          ? {}
+          : { "x-forwarded-proto": forwarded },
+      });
+      const response = await handler(request);
+      await text(response);
+      const attrs = attributes(response.headers.get("set-cookie")!);
+      assert.equal(attrs.has("secure"), expected);
+    });
+  }
+});

@@ -514,3 +514,25 @@ Deno.test("SessionManager refuses options that cannot work", async (t) => {
     });
   }
 });
+
+Deno.test("Session.commit() called by the handler stays committed when the request fails later", async () => {
+  const clock = new Clock();
+  await using store = spyStore(clock);
+  const sessions = new SessionManager<Data>({ store, now: clock.now });
+  const handler = counter(sessions);
+  const first = await handler(get("/inc"));
+  const cookie = cookiePair(first)!;
+  await text(first);
+  const failing = sessions.wrap(async (req) => {
+    const session = await sessions.of(req);
+    session.put("user", "ada");
+    await session.commit();
+    session.put("n", 99);
+    throw new Error("later bug");
+  });
+  await assert.rejects(failing(get("/", cookie)), /later bug/);
+  assert.deepEqual(await json(handler(get("/read", cookie))), {
+    n: 1,
+    user: "ada",
+  });
+});

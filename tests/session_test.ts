@@ -564,3 +564,32 @@ Deno.test("SessionManager codec option encodes and decodes what is stored", asyn
   );
   assert.equal((await (await other(get("/read", cookie))).json()).n, 1);
 });
+
+Deno.test("Session.setDeadline() moves the absolute deadline and the cookie's expiry with it", async () => {
+  const clock = new Clock();
+  await using store = spyStore(clock);
+  const sessions = new SessionManager<Data>({ store, now: clock.now });
+  const extend = sessions.wrap(async (req) => {
+    const session = await sessions.of(req);
+    session.put("n", 1);
+    session.setDeadline(new Date(clock.time + 30 * DAY));
+    return new Response(session.deadline.toISOString());
+  });
+  const response = await extend(get("/"));
+  const cookie = cookiePair(response)!;
+  assert.equal(
+    await response.text(),
+    new Date(clock.time + 30 * DAY).toISOString(),
+  );
+  assert.equal(
+    attributes(response.headers.get("set-cookie")!).get("max-age"),
+    String(30 * DAY / 1000),
+  );
+  clock.advance(2 * DAY);
+  const handler = app(sessions);
+  assert.equal((await (await handler(get("/read", cookie))).json()).n, 1);
+  clock.advance(29 * DAY);
+  assert.equal((await (await handler(get("/read", cookie))).json()).n, null);
+  const session = await sessions.of(get("/"));
+  assert.throws(() => session.setDeadline(new Date(NaN)), TypeError);
+});
