@@ -48,7 +48,7 @@ import { isWellFormedToken } from "./_session/token.ts";
 import { checkCookieOptions, checkManagerOptions } from "./_session/options.ts";
 
 export { jsonSessionCodec } from "./_session/codec.ts";
-export type { SessionStore } from "./session_store.ts";
+export type { OwnerOptions, SessionStore } from "./session_store.ts";
 export type * from "./_session/types.ts";
 
 interface RequestContext<T extends object> {

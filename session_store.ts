@@ -5,6 +5,20 @@
  */
 
 /**
+ * Who owns a session, as the session manager's `index` option names it,
+ * passed to the `save` and `delete` of stores that keep an owner index.
+ */
+export interface OwnerOptions {
+  /**
+   * In `save`: the owner the entry has now, if any. In `delete`: the owner
+   * it was last saved with, if any.
+   */
+  owner?: string;
+  /** In `save`: the owner it was last saved with, when that differs. */
+  previousOwner?: string;
+}
+
+/**
  * A place to keep session data by token, with an absolute expiry.
  *
  * `BuntStore`, `MemoryStore`, `RedisStore` and `KvStore` implement it; any
@@ -44,10 +58,31 @@ export interface SessionStore {
   /**
    * Saves `data` under `token` until `expiry`, replacing what was there. An
    * expiry that has already passed deletes the entry.
+   *
+   * A store with {@linkcode SessionStore.findByOwner} also indexes the
+   * entry under `options.owner`, until at least `expiry`, and drops it
+   * from `options.previousOwner`'s index; other stores ignore `options`.
    */
-  save(token: string, data: Uint8Array, expiry: Date): Promise<void>;
-  /** Deletes the entry for `token`; resolves without error when missing. */
-  delete(token: string): Promise<void>;
+  save(
+    token: string,
+    data: Uint8Array,
+    expiry: Date,
+    options?: OwnerOptions,
+  ): Promise<void>;
+  /**
+   * Deletes the entry for `token`; resolves without error when missing. A
+   * store with an owner index also drops it from `options.owner`'s index.
+   */
+  delete(token: string, options?: OwnerOptions): Promise<void>;
+  /**
+   * Returns the live entries indexed under `owner`, at a cost that grows
+   * with that owner's entries, not with the store. It may return entries
+   * whose data no longer names that owner (the session manager checks each
+   * one); it must return every live entry last saved with that owner.
+   * Stores without an owner index omit it, and the session manager falls
+   * back to {@linkcode SessionStore.all}.
+   */
+  findByOwner?(owner: string): Promise<Map<string, Uint8Array>>;
   /** Returns every live entry. Stores that cannot list may omit it. */
   all?(): Promise<Map<string, Uint8Array>>;
   /**
