@@ -7,8 +7,9 @@
 
 import { Keyspace } from "./_store/keyspace.ts";
 import { Sweeper } from "./_store/sweeper.ts";
+import { OwnerIndex } from "./_store/owner_index.ts";
 import { assertToken, checkSave } from "./_session_store/validate.ts";
-import type { SessionStore } from "./session_store.ts";
+import type { OwnerOptions, SessionStore } from "./session_store.ts";
 import { StoreClosedError } from "./errors.ts";
 
 /** Options for {@linkcode MemoryStore}. */
@@ -47,6 +48,7 @@ export interface MemoryStoreOptions {
  */
 export class MemoryStore implements SessionStore, AsyncDisposable {
   readonly #keyspace = new Keyspace();
+  readonly #owners = new OwnerIndex();
   readonly #now: () => number;
   readonly #sweeper: Sweeper;
   #closed = false;
@@ -67,7 +69,10 @@ export class MemoryStore implements SessionStore, AsyncDisposable {
     this.#sweeper = new Sweeper(interval, {
       keyspace: this.#keyspace,
       now: this.#now,
-      onExpired: options.onExpired,
+      onExpired: (keys) => {
+        for (const key of keys) this.#owners.delete(key);
+        options.onExpired?.(keys);
+      },
     });
   }
 
@@ -97,14 +102,25 @@ export class MemoryStore implements SessionStore, AsyncDisposable {
    * @param token The session token.
    * @param data The bytes to keep.
    * @param expiry When the entry expires.
+   * @param options The owner to index it under, for `findByOwner`.
    * @throws {TypeError} When an argument has the wrong type.
    * @throws {RangeError} When the token is empty or too long, or the date is invalid.
    */
-  async save(token: string, data: Uint8Array, expiry: Date): Promise<void> {
+  async save(
+    token: string,
+    data: Uint8Array,
+    expiry: Date,
+    options?: OwnerOptions,
+  ): Promise<void> {
     this.#assertOpen();
     const expiresAt = checkSave(token, data, expiry);
-    if (expiresAt <= this.#now()) this.#keyspace.delete(token);
-    else this.#keyspace.set(token, data.slice(), expiresAt);
+    if (expiresAt <= this.#now()) return this.#remove(token);
+    this.#keyspace.set(token, data.slice(), expiresAt);
+    if (options?.owner !== undefined) {
+      this.#owners.set(options.owner, token, expiresAt);
+    } else if (options?.previousOwner !== undefined) {
+      this.#owners.delete(token);
+    }
   }
 
   /**
@@ -115,7 +131,39 @@ export class MemoryStore implements SessionStore, AsyncDisposable {
   async delete(token: string): Promise<void> {
     this.#assertOpen();
     assertToken(token);
-    this.#keyspace.delete(token);
+    this.#remove(token);
+  }
+
+  /**
+   * Returns copies of the live entries saved with `owner`, at the cost of
+   * that owner's entries.
+   *
+   * @param owner The owner passed to `save`.
+   * @returns A map from token to data.
+   *
+   * @example Finding one user's sessions
+   * ```ts
+   * import { MemoryStore } from "@x/buntstore";
+   * import assert from "node:assert/strict";
+   *
+   * await using store = new MemoryStore();
+   * const expiry = new Date(Date.now() + 60_000);
+   * const data = new Uint8Array([1]);
+   * await store.save("a", data, expiry, { owner: "ada" });
+   * await store.save("b", data, expiry, { owner: "bob" });
+   * assert.deepEqual([...(await store.findByOwner("ada")).keys()], ["a"]);
+   * ```
+   */
+  async findByOwner(owner: string): Promise<Map<string, Uint8Array>> {
+    this.#assertOpen();
+    const now = this.#now();
+    const found = new Map<string, Uint8Array>();
+    for (const key of this.#owners.keysOf(owner, now)) {
+      const entry = this.#keyspace.get(key, now);
+      if (entry === undefined) this.#owners.delete(key);
+      else found.set(key, entry.value.slice());
+    }
+    return found;
   }
 
   /**
@@ -134,12 +182,18 @@ export class MemoryStore implements SessionStore, AsyncDisposable {
       this.#closed = true;
       this.#sweeper.stop();
       this.#keyspace.clear();
+      this.#owners.clear();
     }
   }
 
   /** Same as {@linkcode MemoryStore.close}. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  #remove(token: string): void {
+    this.#keyspace.delete(token);
+    this.#owners.delete(token);
   }
 
   #assertOpen(): void {

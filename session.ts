@@ -33,7 +33,9 @@
  */
 
 import type {
+  DestroyByOptions,
   Session,
+  SessionInfo,
   SessionManagerOptions,
   TokenSessionResult,
 } from "./_session/types.ts";
@@ -44,7 +46,8 @@ import {
 } from "./_session/cookie.ts";
 import { SessionEngine, type SessionState } from "./_session/engine.ts";
 import { ABORT, FINISH, KEPT, SessionHandle } from "./_session/handle.ts";
-import { isWellFormedToken } from "./_session/token.ts";
+import { isWellFormedToken, publicId } from "./_session/token.ts";
+import { ownedStates } from "./_session/owners.ts";
 import { checkCookieOptions, checkManagerOptions } from "./_session/options.ts";
 
 export { jsonSessionCodec } from "./_session/codec.ts";
@@ -383,6 +386,105 @@ export class SessionManager<T extends object = Record<string, unknown>> {
     } finally {
       registry.endListing();
     }
+  }
+
+  /**
+   * Lists the live sessions of one owner (the value the `index` option
+   * names), newest activity first: what a "your devices" page shows. Never
+   * the token. Costs that owner's sessions on a store with an owner index
+   * (all four stores of this package), every session on other stores.
+   *
+   * @param owner The owner value, such as a user id.
+   * @param request The current request, to mark its session `current`.
+   * @returns The sessions.
+   * @throws {TypeError} Without the `index` option, or for an owner that
+   * is not a non-empty string or a finite number.
+   *
+   * @example Listing a user's devices
+   * ```ts
+   * import { MemoryStore, SessionManager } from "@x/buntstore";
+   * import assert from "node:assert/strict";
+   *
+   * await using store = new MemoryStore();
+   * const sessions = new SessionManager<{ user: string }>({
+   *   store,
+   *   index: "user",
+   * });
+   * for (let device = 0; device < 2; device++) {
+   *   await sessions.withToken(undefined, (session) => {
+   *     session.put("user", "ada");
+   *   });
+   * }
+   * const devices = await sessions.listBy("ada");
+   * assert.equal(devices.length, 2);
+   * assert.equal(devices[0]!.current, false);
+   * ```
+   */
+  async listBy(
+    owner: string | number,
+    request?: Request,
+  ): Promise<SessionInfo[]> {
+    const states = await ownedStates(this.#engine, owner, "list sessions");
+    const current = request === undefined ? undefined : this.#keyOf(request);
+    return states.map((state): SessionInfo => ({
+      id: publicId(state.key),
+      createdAt: state.createdAt === 0 ? undefined : new Date(state.createdAt),
+      lastSeen: new Date(state.savedAt),
+      expiry: new Date(this.#engine.expiresAt(state)),
+      current: state.key === current,
+    })).sort((a, b) => b.lastSeen.getTime() - a.lastSeen.getTime());
+  }
+
+  /**
+   * Destroys every live session of one owner ("log out everywhere"), or
+   * all but the current request's, with the guarantees of
+   * {@linkcode Session.destroy}: requests in flight with those sessions
+   * see them destroyed and send the deletion cookie, and no read, listing
+   * or save under way brings one back. Sessions created after the owner's
+   * sessions were read are not affected. Costs as
+   * {@linkcode SessionManager.listBy}.
+   *
+   * @param owner The owner value, such as a user id.
+   * @param options `except`: a request whose session stays.
+   * @returns How many sessions were destroyed.
+   * @throws {TypeError} As {@linkcode SessionManager.listBy}.
+   *
+   * @example Logging a user out on every other device
+   * ```ts
+   * import { MemoryStore, SessionManager } from "@x/buntstore";
+   * import assert from "node:assert/strict";
+   *
+   * await using store = new MemoryStore();
+   * const sessions = new SessionManager<{ user: string }>({
+   *   store,
+   *   index: "user",
+   * });
+   * const phone = await sessions.withToken(undefined, (session) => {
+   *   session.put("user", "ada");
+   * });
+   * assert.equal(await sessions.destroyBy("ada"), 1);
+   * const after = await sessions.withToken(phone.token, (s) => s.get("user"));
+   * assert.equal(after.value, undefined);
+   * ```
+   */
+  async destroyBy(
+    owner: string | number,
+    options: DestroyByOptions = {},
+  ): Promise<number> {
+    const states = await ownedStates(this.#engine, owner, "destroy sessions");
+    const kept = options.except === undefined
+      ? undefined
+      : this.#keyOf(options.except);
+    const doomed = states.filter((state) => state.key !== kept);
+    await Promise.all(doomed.map((state) => this.#engine.destroy(state)));
+    return doomed.length;
+  }
+
+  /** The store key of the session `request` uses (or sent), if any. */
+  #keyOf(request: Request): string | undefined {
+    const token = this.#contexts.get(request)?.handle?.token ||
+      readToken(request.headers.get("cookie"), this.#cookie.name);
+    return token ? this.#engine.hasher.keyOf(token) : undefined;
   }
 
   #handle(

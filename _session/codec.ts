@@ -29,6 +29,7 @@ export const jsonSessionCodec: SessionCodec = {
     return encoder.encode(JSON.stringify({
       d: record.deadline,
       t: record.savedAt,
+      ...(record.createdAt === undefined ? {} : { c: record.createdAt }),
       ...(record.rememberMe === undefined ? {} : { r: record.rememberMe }),
       v: record.values,
     }));
@@ -39,10 +40,11 @@ export const jsonSessionCodec: SessionCodec = {
       throw new TypeError("Cannot decode session: not a JSON object");
     }
     // The field types are checked by checkRecord, as for every codec.
-    const { d, t, r, v } = parsed as Record<string, unknown>;
+    const { d, t, c, r, v } = parsed as Record<string, unknown>;
     return {
       deadline: d as number,
       savedAt: t as number,
+      ...(c === undefined ? {} : { createdAt: c as number }),
       ...(typeof r === "boolean" ? { rememberMe: r } : {}),
       values: v as Record<string, unknown>,
     };
@@ -55,12 +57,13 @@ export const jsonSessionCodec: SessionCodec = {
  */
 export function checkRecord(record: unknown): SessionRecord | undefined {
   if (typeof record !== "object" || record === null) return undefined;
-  const { deadline, savedAt, rememberMe, values } = record as Record<
+  const { deadline, savedAt, createdAt, rememberMe, values } = record as Record<
     string,
     unknown
   >;
   if (
     !Number.isFinite(deadline) || !Number.isFinite(savedAt) ||
+    (createdAt !== undefined && !Number.isFinite(createdAt)) ||
     (rememberMe !== undefined && typeof rememberMe !== "boolean") ||
     typeof values !== "object" || values === null || Array.isArray(values)
   ) return undefined;

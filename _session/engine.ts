@@ -22,6 +22,10 @@ export interface SessionState {
   key: string;
   deadline: number;
   savedAt: number;
+  /** When created or renewed; 0 when unknown (saved by an older version). */
+  createdAt: number;
+  /** The owner (see the `index` option) the store last saved it under. */
+  savedOwner: string | undefined;
   rememberMe: boolean | undefined;
   values: Map<string, unknown>;
   /** Bumped on every change; compared with `savedVersion` to skip writes. */
@@ -55,6 +59,8 @@ export interface EngineSettings {
   maxBytes: number;
   hashTokenInStore: boolean;
   cacheSize: number;
+  /** The value naming a session's owner, for the store's owner index. */
+  index: string | undefined;
 }
 
 /** Loads, caches, saves and deletes session states. */
@@ -78,7 +84,21 @@ export class SessionEngine {
   /** Returns a new, empty, unsaved state. */
   fresh(): SessionState {
     const now = this.settings.now();
-    return newState("", "", now + this.settings.lifetime, 0);
+    const state = newState("", "", now + this.settings.lifetime, 0);
+    state.createdAt = now;
+    return state;
+  }
+
+  /** The owner `state` names through the `index` option, if any. */
+  ownerOf(state: SessionState): string | undefined {
+    const { index } = this.settings;
+    if (index === undefined) return undefined;
+    const value = state.values.get(index);
+    if (typeof value === "string" && value !== "") return value;
+    if (typeof value === "number" && Number.isFinite(value)) {
+      return String(value);
+    }
+    return undefined;
   }
 
   /**
@@ -191,8 +211,12 @@ export class SessionEngine {
     const key = state.key;
     if (key === "") return Promise.resolve();
     this.registry.kill(key);
+    const owner = state.savedOwner;
     return enqueue(state, async () => {
-      await this.settings.store.delete(key);
+      const { store } = this.settings;
+      await (owner === undefined
+        ? store.delete(key)
+        : store.delete(key, { owner }));
       this.registry.buried(key);
     });
   }
@@ -231,10 +255,13 @@ export class SessionEngine {
     }
     const version = state.version;
     const key = state.key;
+    const owner = this.ownerOf(state);
+    const previousOwner = state.savedOwner;
     try {
       const bytes = codec.encode({
         deadline: state.deadline,
         savedAt: now,
+        ...(state.createdAt === 0 ? {} : { createdAt: state.createdAt }),
         ...(state.rememberMe === undefined
           ? {}
           : { rememberMe: state.rememberMe }),
@@ -245,7 +272,17 @@ export class SessionEngine {
           `Cannot save session: it encodes to ${bytes.byteLength} bytes, more than maxBytes (${maxBytes})`,
         );
       }
-      await store.save(key, bytes, new Date(this.expiresAt(state, now)));
+      const expiry = new Date(this.expiresAt(state, now));
+      if (owner === undefined && previousOwner === undefined) {
+        await store.save(key, bytes, expiry);
+      } else {
+        await store.save(key, bytes, expiry, {
+          ...(owner === undefined ? {} : { owner }),
+          ...(previousOwner === owner || previousOwner === undefined
+            ? {}
+            : { previousOwner }),
+        });
+      }
     } catch (error) {
       // Memory must not hold what the store refused: drop the shared state
       // so the next request reloads the last saved version.
@@ -254,6 +291,7 @@ export class SessionEngine {
     }
     state.savedAt = now;
     state.savedVersion = version;
+    state.savedOwner = owner;
     if (!state.destroyed && state.key === key) this.#remember(state);
     return true;
   }
@@ -289,9 +327,11 @@ export class SessionEngine {
     if (record === undefined) return undefined;
     const state = newState(token, key, record.deadline, record.savedAt);
     state.rememberMe = record.rememberMe;
+    state.createdAt = record.createdAt ?? 0;
     for (const [name, value] of Object.entries(record.values)) {
       state.values.set(name, deepFreeze(value));
     }
+    state.savedOwner = this.ownerOf(state);
     return this.#isLive(state) ? state : undefined;
   }
 
@@ -345,6 +385,8 @@ function newState(
     key,
     deadline,
     savedAt,
+    createdAt: 0,
+    savedOwner: undefined,
     rememberMe: undefined,
     values: new Map(),
     version: 0,

@@ -77,7 +77,14 @@ export function checkManagerOptions(
       `Cannot create session manager: option "lifetime" (${lifetime}) puts the deadline past the last date a Date can hold, so every save would fail`,
     );
   }
+  const { index } = options;
+  if (index !== undefined && (typeof index !== "string" || index === "")) {
+    throw new TypeError(
+      'Cannot create session manager: option "index" must be a non-empty string naming a session value',
+    );
+  }
   return {
+    index,
     store,
     codec,
     now,

@@ -76,3 +76,12 @@ export class TokenHasher {
     this.#keys.delete(token);
   }
 }
+
+/**
+ * A short, stable, non-secret name for the session stored under `key`: a
+ * digest, so a page can show it without revealing the key or the token.
+ */
+export function publicId(key: string): string {
+  return createHash("sha256").update(`session-id:${key}`).digest("base64url")
+    .slice(0, 22);
+}

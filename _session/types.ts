@@ -16,6 +16,8 @@ export interface SessionRecord {
   deadline: number;
   /** When the session was last saved; the idle timeout counts from here. */
   savedAt: number;
+  /** When the session was created (or last renewed), when known. */
+  createdAt?: number;
   /** The remember-me choice, when one was made. */
   rememberMe?: boolean;
   /** The session's values. */
@@ -136,6 +138,29 @@ export interface SessionCookieOptions {
   persist?: boolean;
 }
 
+/** One of an owner's sessions, as a "your devices" page shows it. */
+export interface SessionInfo {
+  /**
+   * A stable, non-secret identifier of the session (a digest of its store
+   * key): safe to put in a page, useless as a credential.
+   */
+  id: string;
+  /** When the session was created or last renewed (log-in), if known. */
+  createdAt: Date | undefined;
+  /** When it was last saved: the last request that changed or touched it. */
+  lastSeen: Date;
+  /** When it expires if left alone. */
+  expiry: Date;
+  /** Whether it is the session of the request passed in. */
+  current: boolean;
+}
+
+/** Options for {@linkcode SessionManager.destroyBy}. */
+export interface DestroyByOptions {
+  /** Keep the session of this request (log out the other devices). */
+  except?: Request;
+}
+
 /** What {@linkcode SessionManager.withToken} returns. */
 export interface TokenSessionResult<R> {
   /** What the callback returned. */
@@ -202,6 +227,15 @@ export interface SessionManagerOptions {
    * @default {10000}
    */
   cacheSize?: number;
+  /**
+   * The session value that names its owner, such as `"user"`: with it,
+   * {@linkcode SessionManager.listBy} and
+   * {@linkcode SessionManager.destroyBy} find one owner's sessions through
+   * the store's owner index (a string or finite number value; other
+   * values index nothing). Without it, or on a store without
+   * `findByOwner`, they read every session.
+   */
+  index?: string;
   /**
    * Answers a request whose session could not be loaded or committed
    * (store failure, `maxBytes`).

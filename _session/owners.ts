@@ -1,0 +1,66 @@
+/**
+ * Finding one owner's sessions (the `index` option): through the store's
+ * owner index when it has one, else by reading every session.
+ *
+ * @module
+ */
+
+import type { SessionEngine, SessionState } from "./engine.ts";
+
+/**
+ * Returns the live states whose `index` value is `owner`. Costs that
+ * owner's sessions on a store with `findByOwner`, all sessions otherwise.
+ *
+ * @throws {TypeError} When the manager has no `index` option, or the store
+ * has neither `findByOwner` nor `all`.
+ */
+export async function ownedStates(
+  engine: SessionEngine,
+  owner: string | number,
+  action: string,
+): Promise<SessionState[]> {
+  const { store, index } = engine.settings;
+  if (index === undefined) {
+    throw new TypeError(
+      `Cannot ${action}: the session manager has no "index" option naming the owner value`,
+    );
+  }
+  const name = ownerName(owner, action);
+  if (
+    typeof store.findByOwner !== "function" && typeof store.all !== "function"
+  ) {
+    throw new TypeError(
+      `Cannot ${action}: the store has neither findByOwner() nor all()`,
+    );
+  }
+  const registry = engine.registry;
+  // A logout racing this read must not be undone by adopting its entry.
+  registry.startListing();
+  try {
+    const entries = typeof store.findByOwner === "function"
+      ? await store.findByOwner(name)
+      : await store.all!();
+    const states = [];
+    for (const [key, data] of entries) {
+      const state = engine.adopt(key, data);
+      // The index may be behind a change of owner: trust only the data.
+      if (state !== undefined && engine.ownerOf(state) === name) {
+        states.push(state);
+      }
+    }
+    return states;
+  } finally {
+    registry.endListing();
+  }
+}
+
+/** The owner as the index stores it: a string, numbers in decimal. */
+function ownerName(owner: unknown, action: string): string {
+  if (typeof owner === "string" && owner !== "") return owner;
+  if (typeof owner === "number" && Number.isFinite(owner)) return String(owner);
+  throw new TypeError(
+    `Cannot ${action}: the owner must be a non-empty string or a finite number, got ${
+      typeof owner === "string" ? "an empty string" : typeof owner
+    }`,
+  );
+}
