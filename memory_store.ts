@@ -7,7 +7,7 @@
 
 import { Keyspace } from "./_store/keyspace.ts";
 import { Sweeper } from "./_store/sweeper.ts";
-import { OwnerIndex } from "./_store/owner_index.ts";
+import { NO_RECORDS, OwnerIndex } from "./_store/owner_index.ts";
 import { assertToken, checkSave } from "./_session_store/validate.ts";
 import type { OwnerOptions, SessionStore } from "./session_store.ts";
 import { StoreClosedError } from "./errors.ts";
@@ -116,11 +116,7 @@ export class MemoryStore implements SessionStore, AsyncDisposable {
     const expiresAt = checkSave(token, data, expiry);
     if (expiresAt <= this.#now()) return this.#remove(token);
     this.#keyspace.set(token, data.slice(), expiresAt);
-    if (options?.owner !== undefined) {
-      this.#owners.set(options.owner, token, expiresAt);
-    } else if (options?.previousOwner !== undefined) {
-      this.#owners.delete(token);
-    }
+    this.#owners.save(token, expiresAt, options, NO_RECORDS, () => {});
   }
 
   /**

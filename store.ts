@@ -17,7 +17,12 @@ import {
   type BuntStoreStats,
   validateOptions,
 } from "./_store/options.ts";
-import type { SessionStore } from "./session_store.ts";
+import type { OwnerOptions, SessionStore } from "./session_store.ts";
+import {
+  INDEX_KEY_PREFIX,
+  NO_RECORDS,
+  OwnerIndex,
+} from "./_store/owner_index.ts";
 
 export type { SyncPolicy } from "./_store/write_queue.ts";
 export type { LogFile, WrapFile } from "./aof.ts";
@@ -59,6 +64,7 @@ export class BuntStore implements SessionStore, AsyncDisposable {
   readonly #options: BuntStoreOptions;
   readonly #now: () => number;
   readonly #keyspace = new Keyspace();
+  readonly #owners = new OwnerIndex();
   readonly #sweeper: Sweeper;
   #housekeeping: ReturnType<typeof setInterval> | undefined;
   #queue: WriteQueue | undefined;
@@ -79,7 +85,11 @@ export class BuntStore implements SessionStore, AsyncDisposable {
     this.#sweeper = new Sweeper(options.sweepInterval ?? 1000, {
       keyspace: this.#keyspace,
       now: this.#now,
-      onExpired: options.onExpired,
+      onExpired: (keys) => {
+        // The index records expire on disk by themselves.
+        for (const key of keys) this.#owners.delete(key);
+        options.onExpired?.(keys);
+      },
     });
   }
 
@@ -146,20 +156,42 @@ export class BuntStore implements SessionStore, AsyncDisposable {
    * @param token The session token (at most 1 KiB).
    * @param data The bytes to keep.
    * @param expiry When the entry expires; kept in whole seconds on disk.
+   * @param options The owner to index it under, for `findByOwner`: kept in
+   * the log as one more key with the same expiry.
    * @throws {TypeError} When an argument has the wrong type.
-   * @throws {RangeError} When the token is empty or too long, or the date is invalid.
+   * @throws {RangeError} When the token is empty or too long, the date is
+   * invalid, or the token starts with the owner index's reserved prefix.
    * @throws {Error} When the write or fsync fails; memory is rolled back.
    */
-  async save(token: string, data: Uint8Array, expiry: Date): Promise<void> {
+  async save(
+    token: string,
+    data: Uint8Array,
+    expiry: Date,
+    options?: OwnerOptions,
+  ): Promise<void> {
     this.#assertOpen();
     const expiresAt = checkSave(token, data, expiry);
+    if (token.startsWith(INDEX_KEY_PREFIX)) {
+      throw new RangeError(
+        "Cannot use session token: it starts with the owner index's reserved prefix",
+      );
+    }
     this.#assertWritable();
     if (expiresAt <= this.#now()) return this.#remove(token);
-    const previous = this.#keyspace.set(token, data.slice(), expiresAt);
     const queue = this.#queue;
+    const undoIndex = this.#owners.save(
+      token,
+      expiresAt,
+      options,
+      queue?.records ?? NO_RECORDS,
+      () => queue?.records.set(token, data, expiresAt),
+    );
+    const previous = this.#keyspace.set(token, data.slice(), expiresAt);
     if (queue === undefined) return;
-    queue.records.set(token, data, expiresAt);
-    return queue.enqueue(() => this.#keyspace.restore(token, previous));
+    return queue.enqueue(() => {
+      this.#keyspace.restore(token, previous);
+      undoIndex?.();
+    });
   }
 
   /**
@@ -183,6 +215,38 @@ export class BuntStore implements SessionStore, AsyncDisposable {
   async all(): Promise<Map<string, Uint8Array>> {
     this.#assertOpen();
     return this.#keyspace.liveCopies(this.#now());
+  }
+
+  /**
+   * Returns copies of the live entries saved with `owner`, at the cost of
+   * that owner's entries (the index is in memory, rebuilt at open from its
+   * own keys in the log without decoding any session).
+   *
+   * @param owner The owner passed to `save`.
+   * @returns A map from token to data.
+   *
+   * @example Finding one user's sessions
+   * ```ts
+   * import { BuntStore } from "@x/buntstore";
+   * import assert from "node:assert/strict";
+   *
+   * await using store = await BuntStore.open(":memory:");
+   * const expiry = new Date(Date.now() + 60_000);
+   * const data = new Uint8Array([1]);
+   * await store.save("a", data, expiry, { owner: "ada" });
+   * await store.save("b", data, expiry, { owner: "bob" });
+   * assert.deepEqual([...(await store.findByOwner("ada")).keys()], ["a"]);
+   * ```
+   */
+  async findByOwner(owner: string): Promise<Map<string, Uint8Array>> {
+    this.#assertOpen();
+    const now = this.#now();
+    const found = new Map<string, Uint8Array>();
+    for (const key of this.#owners.keysOf(owner, now)) {
+      const entry = this.#keyspace.get(key, now);
+      if (entry !== undefined) found.set(key, entry.value.slice());
+    }
+    return found;
   }
 
   /**
@@ -251,8 +315,18 @@ export class BuntStore implements SessionStore, AsyncDisposable {
     let legacy = false;
     const log = await openAndRecover(this.#path, (record) => {
       if (record.legacy) legacy = true;
-      if (record.command === "flushdb") keyspace.clear();
-      else if (record.command === "del" || record.expiresAt <= now) {
+      if (record.command === "flushdb") {
+        keyspace.clear();
+        this.#owners.clear();
+      } else if (
+        this.#owners.replay(
+          record.key,
+          record.command === "del" || record.expiresAt <= now,
+          record.expiresAt,
+        )
+      ) {
+        // An owner index record: kept out of the session keyspace.
+      } else if (record.command === "del" || record.expiresAt <= now) {
         keyspace.delete(record.key);
       } else {
         keyspace.set(record.key, record.value.slice(), record.expiresAt);
@@ -308,7 +382,7 @@ export class BuntStore implements SessionStore, AsyncDisposable {
       const target: CompactionTarget = {
         path: this.#path,
         queue: this.#queue!,
-        entries: () => this.#keyspace.entries(),
+        entries: () => snapshotEntries(this.#keyspace, this.#owners),
         now: this.#now,
         cancelled: () => this.#closing !== undefined,
         adopt: (file) => {
@@ -334,15 +408,23 @@ export class BuntStore implements SessionStore, AsyncDisposable {
 
   #remove(token: string): Promise<void> | undefined {
     const live = this.#keyspace.get(token, this.#now()) !== undefined;
-    const previous = this.#keyspace.delete(token);
     const queue = this.#queue;
-    if (queue === undefined) return;
+    const indexed = this.#owners.has(token);
+    const previous = this.#keyspace.delete(token);
+    if (queue === undefined) {
+      this.#owners.delete(token);
+      return;
+    }
     // A missing key may be missing only because of a write still in
     // flight; if that write fails, its undo brings the key back, so this
     // delete must be written and share its fate rather than succeed.
-    if (!live && queue.idle) return;
+    if (!live && queue.idle && !indexed) return;
     queue.records.del(token);
-    return queue.enqueue(() => this.#keyspace.restore(token, previous));
+    const undoIndex = this.#owners.remove(token, queue.records);
+    return queue.enqueue(() => {
+      this.#keyspace.restore(token, previous);
+      undoIndex?.();
+    });
   }
 
   async #shutDown(): Promise<void> {
@@ -376,6 +458,15 @@ export class BuntStore implements SessionStore, AsyncDisposable {
   #assertOpen(): void {
     if (this.#closing !== undefined) throw new StoreClosedError(this.#path);
   }
+}
+
+/** What a compaction writes: every session, then every index entry. */
+function* snapshotEntries(
+  keyspace: Keyspace,
+  owners: OwnerIndex,
+): IterableIterator<Pick<Entry, "key" | "value" | "expiresAt">> {
+  yield* keyspace.entries();
+  yield* owners.snapshot();
 }
 
 /**

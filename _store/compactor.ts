@@ -23,7 +23,7 @@ export interface CompactionTarget {
   /** The store's write queue, to pause and to switch to the new file. */
   queue: WriteQueue;
   /** The store's entries; iteration must tolerate changes. */
-  entries: () => IterableIterator<Entry>;
+  entries: () => IterableIterator<Pick<Entry, "key" | "value" | "expiresAt">>;
   /** The store's clock. */
   now: () => number;
   /** Whether the store is closing, which stops the compaction. */

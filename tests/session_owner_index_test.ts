@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import {
   BuntStore,
+  jsonSessionCodec,
   MemoryStore,
   SessionManager,
   type SessionStore,
@@ -205,6 +206,51 @@ for (const [name, open] of STORES) {
     assert.deepEqual(await read(handler, next), { user: null, n: 5 });
     assert.deepEqual(await read(handler, cookie), { user: null, n: null });
     assert.equal((await sessions.listBy("ada")).length, 0);
+  });
+}
+
+for (const [name, open] of STORES) {
+  Deno.test(`SessionManager.destroyBy() costs one owner's sessions on ${name}: 100k sessions of 10k owners`, async () => {
+    const clock = new Clock();
+    await using store = await open(clock);
+    const expiry = new Date(clock.time + 3_600_000);
+    for (let i = 0; i < 100_000; i++) {
+      const owner = `user${i % 10_000}`;
+      const data = jsonSessionCodec.encode({
+        deadline: expiry.getTime(),
+        savedAt: clock.time,
+        createdAt: clock.time,
+        values: { user: owner },
+      });
+      await store.save(`key${i}`, data, expiry, { owner });
+    }
+    const calls = { find: 0, save: 0, delete: 0, all: 0, findByOwner: 0 };
+    const counted: SessionStore = {
+      find: (key) => (calls.find++, store.find(key)),
+      save: (key, data, at, options) => (
+        calls.save++, store.save(key, data, at, options)
+      ),
+      delete: (key, options) => (calls.delete++, store.delete(key, options)),
+      all: () => (calls.all++, store.all!()),
+      findByOwner: (owner) => (calls.findByOwner++, store.findByOwner!(owner)),
+    };
+    const sessions = new SessionManager<Data>({
+      store: counted,
+      now: clock.now,
+      index: "user",
+      hashTokenInStore: false,
+    });
+    assert.equal(await sessions.destroyBy("user42"), 10);
+    assert.deepEqual(calls, {
+      find: 0,
+      save: 0,
+      delete: 10,
+      all: 0,
+      findByOwner: 1,
+    });
+    assert.equal((await store.findByOwner!("user42")).size, 0);
+    assert.equal((await store.findByOwner!("user43")).size, 10);
+    assert.equal((await store.all!()).size, 99_990);
   });
 }
 
