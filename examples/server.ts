@@ -1,10 +1,14 @@
 /**
- * The example server: the scs seed program on Deno.
+ * The example server: the scs seed program on Deno, plus a "your devices"
+ * page.
  *
  * - `GET /put` stores "Hello world!" under `message`
  * - `GET /get` writes it back
  * - `GET /login` renews the token (as on a real login) and remembers a user
- * - `GET /logout` destroys the session
+ *   (`?user=name`, default `ada`)
+ * - `GET /devices` lists the user's sessions (JSON), this one marked
+ * - `GET /logout-everywhere` destroys every session of the user
+ * - `GET /logout` destroys this session
  * - `GET /` counts visits
  *
  * Run with `deno task start` (needs --allow-read --allow-write for
@@ -14,58 +18,80 @@
  * @module
  */
 
-import { SessionManager } from "@x/buntstore";
+import { SessionManager, type SessionStore } from "@x/buntstore";
 import { storeFromUrl } from "./_store_from_url.ts";
 
 type Data = { message: string; visits: number; user: string };
 
-// SESSION_STORE picks the store: file:data/sessions.db (the default),
-// memory:, redis://host:6379 or kv: (see _store_from_url.ts).
-await using store = await storeFromUrl(Deno.env.get("SESSION_STORE"));
-
-const sessions = new SessionManager<Data>({
-  store,
-  // This example listens on plain http, where a Secure cookie would not be
-  // sent back by every client (curl among them). Keep the default (true)
-  // in production, behind TLS.
-  cookie: { secure: false },
-});
-
-const handler = sessions.wrap(async (req) => {
-  const { pathname } = new URL(req.url);
-  if (pathname === "/favicon.ico") {
-    // Never touches the session: no store read, no cookie.
-    return new Response(null, { status: 404 });
-  }
-  const session = await sessions.of(req);
-  switch (pathname) {
-    case "/put":
-      session.put("message", "Hello world!");
-      return new Response("stored\n");
-    case "/get":
-      return new Response((session.get("message") ?? "") + "\n");
-    case "/login":
-      await session.renewToken();
-      session.put("user", "ada");
-      return new Response("logged in as ada\n");
-    case "/logout":
-      await session.destroy();
-      return new Response("logged out\n");
-    case "/": {
-      const visits = (session.get("visits") ?? 0) + 1;
-      session.put("visits", visits);
-      const user = session.get("user") ?? "stranger";
-      return new Response(`hello ${user}, visit ${visits}\n`);
+/** The example's handler over `store`. */
+export function exampleHandler(
+  store: SessionStore,
+): (request: Request) => Promise<Response> {
+  const sessions = new SessionManager<Data>({
+    store,
+    // The owner index behind /devices and /logout-everywhere.
+    index: "user",
+    // This example listens on plain http, where a Secure cookie would not
+    // be sent back by every client (curl among them). Keep the default
+    // (true) in production, behind TLS.
+    cookie: { secure: false },
+  });
+  return sessions.wrap(async (req) => {
+    const url = new URL(req.url);
+    if (url.pathname === "/favicon.ico") {
+      // Never touches the session: no store read, no cookie.
+      return new Response(null, { status: 404 });
     }
-    default:
-      return new Response("not found\n", { status: 404 });
-  }
-});
-
-const port = Number(Deno.env.get("PORT") ?? 8000);
-const server = Deno.serve({ port }, handler);
-// Stop cleanly so the store is flushed, fsynced and unlocked on the way out.
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  Deno.addSignalListener(signal, () => server.shutdown());
+    const session = await sessions.of(req);
+    const user = session.get("user");
+    switch (url.pathname) {
+      case "/put":
+        session.put("message", "Hello world!");
+        return new Response("stored\n");
+      case "/get":
+        return new Response((session.get("message") ?? "") + "\n");
+      case "/login": {
+        const name = url.searchParams.get("user") ?? "ada";
+        await session.renewToken();
+        session.put("user", name);
+        return new Response(`logged in as ${name}\n`);
+      }
+      case "/devices":
+        if (user === undefined) {
+          return new Response("log in first\n", { status: 401 });
+        }
+        return Response.json(await sessions.listBy(user, req));
+      case "/logout-everywhere": {
+        if (user === undefined) {
+          return new Response("log in first\n", { status: 401 });
+        }
+        const count = await sessions.destroyBy(user);
+        return new Response(`logged out ${count} sessions\n`);
+      }
+      case "/logout":
+        await session.destroy();
+        return new Response("logged out\n");
+      case "/": {
+        const visits = (session.get("visits") ?? 0) + 1;
+        session.put("visits", visits);
+        return new Response(`hello ${user ?? "stranger"}, visit ${visits}\n`);
+      }
+      default:
+        return new Response("not found\n", { status: 404 });
+    }
+  });
 }
-await server.finished;
+
+if (import.meta.main) {
+  // SESSION_STORE picks the store: file:data/sessions.db (the default),
+  // memory:, redis://host:6379 or kv: (see _store_from_url.ts).
+  await using store = await storeFromUrl(Deno.env.get("SESSION_STORE"));
+  const port = Number(Deno.env.get("PORT") ?? 8000);
+  const server = Deno.serve({ port }, exampleHandler(store));
+  // Stop cleanly so the store is flushed, fsynced and unlocked on the way
+  // out.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => server.shutdown());
+  }
+  await server.finished;
+}
