@@ -45,9 +45,9 @@ import {
   writeHeaders,
 } from "./_session/cookie.ts";
 import { SessionEngine, type SessionState } from "./_session/engine.ts";
-import { ABORT, FINISH, KEPT, SessionHandle } from "./_session/handle.ts";
-import { isWellFormedToken, publicId } from "./_session/token.ts";
-import { ownedStates } from "./_session/owners.ts";
+import { ABORT, FINISH, SessionHandle } from "./_session/handle.ts";
+import { destroyOwned, listOwned } from "./_session/owners.ts";
+import { iterateSessions, runWithToken } from "./_session/outside_requests.ts";
 import { checkCookieOptions, checkManagerOptions } from "./_session/options.ts";
 
 export { jsonSessionCodec } from "./_session/codec.ts";
@@ -283,30 +283,11 @@ export class SessionManager<T extends object = Record<string, unknown>> {
    * assert.equal(me.token, login.token);
    * ```
    */
-  async withToken<R>(
+  withToken<R>(
     token: string | undefined,
     fn: (session: Session<T>) => R | Promise<R>,
   ): Promise<TokenSessionResult<Awaited<R>>> {
-    const sent = typeof token === "string" && isWellFormedToken(token)
-      ? token
-      : undefined;
-    const state = this.#engine.peek(sent) ??
-      await this.#engine.load(sent as string);
-    const handle = new SessionHandle<T>(this.#engine, state, sent, {
-      request: undefined,
-      cookie: this.#cookie,
-      listing: false,
-    });
-    let value;
-    try {
-      value = await fn(handle);
-    } catch (error) {
-      await handle[ABORT]();
-      throw error;
-    }
-    await handle[FINISH]();
-    const kept = handle[KEPT]();
-    return { value, token: kept?.token, expiry: kept?.expiry };
+    return runWithToken(this.#engine, this.#cookie, token, fn);
   }
 
   /**
@@ -355,37 +336,8 @@ export class SessionManager<T extends object = Record<string, unknown>> {
    * @param fn Called once per session, one at a time.
    * @throws {TypeError} When the store has no `all()`.
    */
-  async iterate(fn: (session: Session<T>) => unknown): Promise<void> {
-    const store = this.#engine.settings.store;
-    if (typeof store.all !== "function") {
-      throw new TypeError(
-        "Cannot iterate sessions: the store has no all() method",
-      );
-    }
-    const context = { request: undefined, cookie: this.#cookie, listing: true };
-    const registry = this.#engine.registry;
-    registry.startListing();
-    try {
-      for (const [key, data] of await store.all()) {
-        const state = this.#engine.adopt(key, data);
-        if (state === undefined) continue;
-        const handle = new SessionHandle<T>(
-          this.#engine,
-          state,
-          undefined,
-          context,
-        );
-        try {
-          await fn(handle);
-        } catch (error) {
-          await handle[ABORT]();
-          throw error;
-        }
-        await handle[FINISH]();
-      }
-    } finally {
-      registry.endListing();
-    }
+  iterate(fn: (session: Session<T>) => unknown): Promise<void> {
+    return iterateSessions(this.#engine, this.#cookie, fn);
   }
 
   /**
@@ -420,19 +372,9 @@ export class SessionManager<T extends object = Record<string, unknown>> {
    * assert.equal(devices[0]!.current, false);
    * ```
    */
-  async listBy(
-    owner: string | number,
-    request?: Request,
-  ): Promise<SessionInfo[]> {
-    const states = await ownedStates(this.#engine, owner, "list sessions");
+  listBy(owner: string | number, request?: Request): Promise<SessionInfo[]> {
     const current = request === undefined ? undefined : this.#keyOf(request);
-    return states.map((state): SessionInfo => ({
-      id: publicId(state.key),
-      createdAt: state.createdAt === 0 ? undefined : new Date(state.createdAt),
-      lastSeen: new Date(state.savedAt),
-      expiry: new Date(this.#engine.expiresAt(state)),
-      current: state.key === current,
-    })).sort((a, b) => b.lastSeen.getTime() - a.lastSeen.getTime());
+    return listOwned(this.#engine, owner, current);
   }
 
   /**
@@ -467,17 +409,13 @@ export class SessionManager<T extends object = Record<string, unknown>> {
    * assert.equal(after.value, undefined);
    * ```
    */
-  async destroyBy(
+  destroyBy(
     owner: string | number,
     options: DestroyByOptions = {},
   ): Promise<number> {
-    const states = await ownedStates(this.#engine, owner, "destroy sessions");
-    const kept = options.except === undefined
-      ? undefined
-      : this.#keyOf(options.except);
-    const doomed = states.filter((state) => state.key !== kept);
-    await Promise.all(doomed.map((state) => this.#engine.destroy(state)));
-    return doomed.length;
+    const { except } = options;
+    const kept = except === undefined ? undefined : this.#keyOf(except);
+    return destroyOwned(this.#engine, owner, kept);
   }
 
   /** The store key of the session `request` uses (or sent), if any. */

@@ -6,6 +6,36 @@
  */
 
 import type { SessionEngine, SessionState } from "./engine.ts";
+import type { SessionInfo } from "./types.ts";
+import { publicId } from "./token.ts";
+
+/** `SessionManager.listBy`: see its documentation. */
+export async function listOwned(
+  engine: SessionEngine,
+  owner: string | number,
+  currentKey: string | undefined,
+): Promise<SessionInfo[]> {
+  const states = await ownedStates(engine, owner, "list sessions");
+  return states.map((state): SessionInfo => ({
+    id: publicId(state.key),
+    createdAt: state.createdAt === 0 ? undefined : new Date(state.createdAt),
+    lastSeen: new Date(state.savedAt),
+    expiry: new Date(engine.expiresAt(state)),
+    current: state.key === currentKey,
+  })).sort((a, b) => b.lastSeen.getTime() - a.lastSeen.getTime());
+}
+
+/** `SessionManager.destroyBy`: see its documentation. */
+export async function destroyOwned(
+  engine: SessionEngine,
+  owner: string | number,
+  keptKey: string | undefined,
+): Promise<number> {
+  const states = await ownedStates(engine, owner, "destroy sessions");
+  const doomed = states.filter((state) => state.key !== keptKey);
+  await Promise.all(doomed.map((state) => engine.destroy(state)));
+  return doomed.length;
+}
 
 /**
  * Returns the live states whose `index` value is `owner`. Costs that
@@ -14,7 +44,7 @@ import type { SessionEngine, SessionState } from "./engine.ts";
  * @throws {TypeError} When the manager has no `index` option, or the store
  * has neither `findByOwner` nor `all`.
  */
-export async function ownedStates(
+async function ownedStates(
   engine: SessionEngine,
   owner: string | number,
   action: string,
