@@ -60,7 +60,7 @@ export class SessionHandle<T extends object> implements Session<T> {
    * What this request changed in a state it shares, so that a failed
    * request can take exactly its own changes back.
    */
-  readonly #journal = new Map<string | symbol, Change>();
+  #journal: Map<string | symbol, Change> | undefined;
   /** The state's version before this request's first change. */
   #baseVersion = -1;
   /** Versions this request added. */
@@ -278,7 +278,7 @@ export class SessionHandle<T extends object> implements Session<T> {
    */
   #revert(state: SessionState): boolean {
     let reverted = false;
-    for (const [key, { before, after }] of this.#journal) {
+    for (const [key, { before, after }] of this.#journal ?? []) {
       if (key === REMEMBER_ME) {
         if (state.rememberMe !== after) continue;
         state.rememberMe = before as boolean | undefined;
@@ -358,7 +358,7 @@ export class SessionHandle<T extends object> implements Session<T> {
   }
 
   #forgetChanges(): void {
-    this.#journal.clear();
+    this.#journal = undefined;
     this.#baseVersion = -1;
     this.#bumps = 0;
   }
@@ -374,6 +374,8 @@ export class SessionHandle<T extends object> implements Session<T> {
 
   #record(key: string | symbol, before: unknown, after: unknown): void {
     if (this.#owned) return;
+    // Made on the first change, so reads allocate no journal.
+    this.#journal ??= new Map();
     const change = this.#journal.get(key);
     if (change === undefined) this.#journal.set(key, { before, after });
     else change.after = after;
