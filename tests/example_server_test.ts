@@ -78,3 +78,50 @@ Deno.test("examples/server.ts: devices, log out everywhere and a restart through
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("examples/server.ts sends exactly the Set-Cookie headers the README's transcript shows", async () => {
+  await using store = await BuntStore.open(":memory:");
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen() {} },
+    exampleHandler(store),
+  );
+  const origin = `http://127.0.0.1:${server.addr.port}`;
+  let cookie = "";
+  const curl = async (path: string) => {
+    const response = await fetch(origin + path, {
+      headers: cookie ? { cookie } : {},
+    });
+    const setCookie = response.headers.get("set-cookie");
+    if (setCookie !== null) cookie = setCookie.split(";")[0]!;
+    return { body: await response.text(), setCookie };
+  };
+  try {
+    const put = await curl("/put");
+    assert.deepEqual(put.body, "stored\n");
+    assert.match(put.setCookie!, /^session=[\w-]{43}; Max-Age=86400; Path=\/;/);
+    assert.deepEqual(await curl("/get"), {
+      body: "Hello world!\n",
+      setCookie: null,
+    });
+    // A write that keeps the token and the cookie's expiry sends no cookie.
+    assert.deepEqual(await curl("/"), {
+      body: "hello stranger, visit 1\n",
+      setCookie: null,
+    });
+    const login = await curl("/login");
+    assert.equal(login.body, "logged in as ada\n");
+    assert.match(login.setCookie!, /^session=[\w-]{43}; Max-Age=86400;/);
+    assert.deepEqual(await curl("/"), {
+      body: "hello ada, visit 2\n",
+      setCookie: null,
+    });
+    const logout = await curl("/logout");
+    assert.equal(logout.body, "logged out\n");
+    assert.match(
+      logout.setCookie!,
+      /^session=; Max-Age=0; Path=\/; Expires=Thu, 01 Jan 1970 00:00:01 GMT; HttpOnly; SameSite=Lax$/,
+    );
+  } finally {
+    await server.shutdown();
+  }
+});
