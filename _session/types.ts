@@ -365,7 +365,12 @@ export interface Session<T extends object = Record<string, unknown>> {
   /**
    * Gives the session a new token and a new deadline, keeping its data,
    * and deletes the old token from the store. Call it on login and logout
-   * against session fixation.
+   * against session fixation. Only this request gets the new token: other
+   * requests still running with the old one see an empty session from
+   * then on, their changes are never saved, and their responses carry no
+   * cookie, so they can neither learn the new token nor write into the
+   * renewed session. If this request then fails, the renewed session is
+   * dropped and the old one stays deleted: the user is logged out.
    *
    * @throws {Error} After the response headers were sent.
    */
@@ -373,6 +378,8 @@ export interface Session<T extends object = Record<string, unknown>> {
   /**
    * Deletes the session from the store now; the response carries a cookie
    * that deletes the browser's. A later `put` starts a new session.
+   * Requests running concurrently with the same token see it destroyed
+   * too, and no save, read or listing under way brings it back.
    *
    * @throws {Error} After the response headers were sent.
    */
