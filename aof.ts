@@ -56,9 +56,6 @@ export interface LogFile {
   truncateSync(size: number): void;
 }
 
-/** Wraps a freshly opened file, for fault injection in tests. */
-export type WrapFile = (file: Deno.FsFile) => LogFile;
-
 /** What {@linkcode scanLog} found. */
 export interface ScanResult {
   /** Offset just past the last complete record (or NUL run before it). */

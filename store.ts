@@ -8,6 +8,7 @@
 import { type LogFile, openAndRecover, setRecordBytes } from "./aof.ts";
 import { StoreClosedError } from "./errors.ts";
 import { type Entry, Keyspace } from "./_store/keyspace.ts";
+import { hooksOf, type StoreHooks } from "./_store/hooks.ts";
 import { compact, type CompactionTarget } from "./_store/compactor.ts";
 import { Sweeper } from "./_store/sweeper.ts";
 import { type SyncPolicy, WriteQueue } from "./_store/write_queue.ts";
@@ -25,7 +26,6 @@ import {
 } from "./_store/owner_index.ts";
 
 export type { SyncPolicy } from "./_store/write_queue.ts";
-export type { LogFile, WrapFile } from "./aof.ts";
 export type { BuntStoreOptions, BuntStoreStats } from "./_store/options.ts";
 
 /** The path that keeps a store in memory only, with no file. */
@@ -62,6 +62,7 @@ export class BuntStore implements SessionStore, AsyncDisposable {
   readonly #path: string;
   readonly #policy: SyncPolicy;
   readonly #options: BuntStoreOptions;
+  readonly #hooks: StoreHooks;
   readonly #now: () => number;
   readonly #keyspace = new Keyspace();
   readonly #owners = new OwnerIndex();
@@ -80,6 +81,7 @@ export class BuntStore implements SessionStore, AsyncDisposable {
   private constructor(path: string, options: BuntStoreOptions) {
     this.#path = path;
     this.#options = options;
+    this.#hooks = hooksOf(options);
     this.#policy = options.sync ?? "everysecond";
     this.#now = options.now ?? Date.now;
     this.#sweeper = new Sweeper(options.sweepInterval ?? 1000, {
@@ -440,9 +442,9 @@ export class BuntStore implements SessionStore, AsyncDisposable {
     }
   }
 
-  /** The handle the write queue uses: `file`, wrapped when asked to. */
+  /** The handle the write queue uses: `file`, wrapped by a test hook. */
   #logFile(file: Deno.FsFile): LogFile {
-    return this.#options.wrapFile?.(file) ?? file;
+    return this.#hooks.wrapFile?.(file) ?? file;
   }
 
   #reportError(error: Error): void {

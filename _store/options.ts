@@ -6,7 +6,6 @@
  */
 
 import { assertNumberOption } from "../_session_store/validate.ts";
-import type { WrapFile } from "../aof.ts";
 import type { SyncPolicy } from "./write_queue.ts";
 
 /** Options for {@linkcode BuntStore.open}. */
@@ -59,11 +58,6 @@ export interface BuntStoreOptions {
    * @default {Date.now}
    */
   now?: () => number;
-  /**
-   * Wraps the log's file handle. For tests that inject failing writes and
-   * fsyncs; leave unset otherwise.
-   */
-  wrapFile?: WrapFile;
 }
 
 /** A snapshot of a store's counters, from {@linkcode BuntStore.stats}. */
@@ -107,7 +101,6 @@ const KNOWN_OPTIONS = new Set([
   "onExpired",
   "onError",
   "now",
-  "wrapFile",
 ]);
 
 const POLICIES = ["always", "everysecond", "never"];
@@ -144,7 +137,7 @@ export function validateOptions(options: unknown): void {
       'Cannot open store: option "autoShrinkDisabled" must be a boolean',
     );
   }
-  for (const name of ["onExpired", "onError", "now", "wrapFile"]) {
+  for (const name of ["onExpired", "onError", "now"]) {
     if (record[name] !== undefined && typeof record[name] !== "function") {
       throw new TypeError(
         `Cannot open store: option "${name}" must be a function`,

@@ -6,7 +6,8 @@
  * @module
  */
 
-import type { BuntStore } from "../store.ts";
+import { BuntStore, type BuntStoreOptions } from "../store.ts";
+import { type StoreHooks, withHooks } from "../_store/hooks.ts";
 
 const encoder = new TextEncoder();
 
@@ -63,6 +64,21 @@ export async function tempDir(): Promise<TempDir> {
       await Deno.remove(dir, { recursive: true });
     },
   };
+}
+
+/**
+ * Opens a store with test hooks (`wrapFile`, ...) given next to its
+ * options; the package entry does not accept them.
+ */
+export function openHooked(
+  path: string,
+  options: BuntStoreOptions & StoreHooks,
+): Promise<BuntStore> {
+  const { wrapFile, ...rest } = options;
+  return BuntStore.open(
+    path,
+    withHooks(rest, wrapFile === undefined ? {} : { wrapFile }),
+  );
 }
 
 /** The live contents of a store, values decoded as UTF-8 for readable diffs. */

@@ -1,14 +1,16 @@
 /**
- * Fault injection through the `wrapFile` hook: failing writes and fsyncs,
+ * Fault injection through the internal `wrapFile` test hook: failing writes and fsyncs,
  * group commit, the everysecond timer and the fsync at close.
  */
 
 import assert from "node:assert/strict";
-import { BuntStore, type LogFile } from "../mod.ts";
+import { BuntStore } from "../mod.ts";
+import type { LogFile } from "../aof.ts";
 import {
   bytes,
   contents,
   FIXED_NOW,
+  openHooked,
   prng,
   seedFromEnv,
   sorted,
@@ -87,7 +89,7 @@ for (
     Deno.test(`BuntStore.save() rolls back on a failing write (${fault}, sync "${sync}")`, async () => {
       await using tmp = await tempDir();
       const faults = new Faults();
-      const store = await BuntStore.open(tmp.path, {
+      const store = await openHooked(tmp.path, {
         sync,
         now,
         wrapFile: faults.wrap,
@@ -137,7 +139,7 @@ for (
 Deno.test('BuntStore.save() with sync "always" rolls back memory and file on a failing fsync', async () => {
   await using tmp = await tempDir();
   const faults = new Faults();
-  const store = await BuntStore.open(tmp.path, {
+  const store = await openHooked(tmp.path, {
     sync: "always",
     now,
     wrapFile: faults.wrap,
@@ -189,7 +191,7 @@ Deno.test('BuntStore.save() with sync "always" rolls back memory and file on a f
 Deno.test('BuntStore.sync() with sync "everysecond" reports a failing fsync and keeps acknowledged data', async () => {
   await using tmp = await tempDir();
   const faults = new Faults();
-  const store = await BuntStore.open(tmp.path, {
+  const store = await openHooked(tmp.path, {
     sync: "everysecond",
     now,
     wrapFile: faults.wrap,
@@ -214,7 +216,7 @@ Deno.test('BuntStore.save() with sync "always" shares fsyncs between concurrent 
   await t.step("saves issued in one tick", async () => {
     await using tmp = await tempDir();
     const faults = new Faults();
-    const store = await BuntStore.open(tmp.path, {
+    const store = await openHooked(tmp.path, {
       sync: "always",
       now,
       wrapFile: faults.wrap,
@@ -237,7 +239,7 @@ Deno.test('BuntStore.save() with sync "always" shares fsyncs between concurrent 
     let syncCalls = 0;
     let writeCalls = 0;
     const gate = Promise.withResolvers<void>();
-    const store = await BuntStore.open(tmp.path, {
+    const store = await openHooked(tmp.path, {
       sync: "always",
       now,
       wrapFile: (file) => ({
@@ -279,7 +281,7 @@ Deno.test('BuntStore.save() with sync "always" shares fsyncs between concurrent 
 Deno.test('BuntStore with sync "everysecond" fsyncs about once a second and only when dirty', async () => {
   await using tmp = await tempDir();
   const faults = new Faults();
-  const store = await BuntStore.open(tmp.path, {
+  const store = await openHooked(tmp.path, {
     sync: "everysecond",
     now,
     wrapFile: faults.wrap,
@@ -316,7 +318,7 @@ Deno.test("BuntStore.close() fsyncs written data", async (t) => {
     await t.step(sync, async () => {
       await using tmp = await tempDir();
       const faults = new Faults();
-      const store = await BuntStore.open(tmp.path, {
+      const store = await openHooked(tmp.path, {
         sync,
         now,
         wrapFile: faults.wrap,
@@ -334,7 +336,7 @@ Deno.test("BuntStore.close() fsyncs written data", async (t) => {
   await t.step("a failing final fsync rejects close()", async () => {
     await using tmp = await tempDir();
     const faults = new Faults();
-    const store = await BuntStore.open(tmp.path, {
+    const store = await openHooked(tmp.path, {
       sync: "never",
       now,
       wrapFile: faults.wrap,
@@ -351,7 +353,7 @@ Deno.test('BuntStore.shrink() does not keep writes rolled back by a failed fsync
   let hold = false;
   const held: PromiseWithResolvers<void>[] = [];
   const errors: Error[] = [];
-  const store = await BuntStore.open(tmp.path, {
+  const store = await openHooked(tmp.path, {
     sync: "always",
     now,
     autoShrinkDisabled: true,
@@ -419,7 +421,7 @@ for (const sync of ["always", "everysecond"] as const) {
     const faults = { write: 0, sync: 0, injected: 0 };
     const model = new Map<string, string>();
     let clock = FIXED_NOW;
-    const store = await BuntStore.open(tmp.path, {
+    const store = await openHooked(tmp.path, {
       sync,
       now: () => clock,
       autoShrinkDisabled: true,
@@ -512,7 +514,7 @@ Deno.test("BuntStore.delete() of a key whose pending delete fails does not repor
   await t.step('same batch, failing write (sync "everysecond")', async () => {
     await using tmp = await tempDir();
     const faults = new Faults();
-    const store = await BuntStore.open(tmp.path, {
+    const store = await openHooked(tmp.path, {
       now,
       wrapFile: faults.wrap,
       onError: faults.onError,
@@ -538,7 +540,7 @@ Deno.test("BuntStore.delete() of a key whose pending delete fails does not repor
     await using tmp = await tempDir();
     let hold = false;
     const held: PromiseWithResolvers<void>[] = [];
-    const store = await BuntStore.open(tmp.path, {
+    const store = await openHooked(tmp.path, {
       sync: "always",
       now,
       onError: () => {},

@@ -5,6 +5,8 @@ import {
   StoreClosedError,
   StoreLockedError,
 } from "../mod.ts";
+import type { StoreHooks } from "../_store/hooks.ts";
+import { openHooked } from "./_log_fixtures.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -12,13 +14,13 @@ const HOUR = 3600_000;
 
 /** A store in a fresh temp dir, removed on dispose. */
 async function tempStore(
-  options: BuntStoreOptions = {},
+  options: BuntStoreOptions & StoreHooks = {},
 ): Promise<
   { store: BuntStore; path: string; dir: string } & AsyncDisposable
 > {
   const dir = await Deno.makeTempDir({ prefix: "buntstore_test_" });
   const path = `${dir}/sessions.db`;
-  const store = await BuntStore.open(path, options);
+  const store = await openHooked(path, options);
   return {
     store,
     path,
@@ -228,6 +230,12 @@ Deno.test("BuntStore.open() rejects bad options with clear errors", async (t) =>
     [{ autoShrinkMinSize: Infinity }, RangeError, /"autoShrinkMinSize"/],
     [{ autoShrinkDisabled: 1 as unknown as boolean }, TypeError, /boolean/],
     [{ onExpired: "x" as unknown as () => void }, TypeError, /function/],
+    // Fault injection is a test hook, not an option the package promises.
+    [
+      { wrapFile: (file: Deno.FsFile) => file } as BuntStoreOptions,
+      TypeError,
+      /unknown option "wrapFile"/,
+    ],
     [
       { syncPolicy: "always" } as BuntStoreOptions,
       TypeError,
