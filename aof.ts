@@ -6,7 +6,7 @@
  * @module
  */
 
-import { CorruptLogError, StoreLockedError } from "./errors.ts";
+import { CorruptLogError, LogBrokenError, StoreLockedError } from "./errors.ts";
 import {
   DamagedRecord,
   INCOMPLETE,
@@ -219,32 +219,24 @@ export async function openAndRecover(
   }
 }
 
-/**
- * Thrown when a failed write could not be cut back: the log may end in a
- * partial record, so nothing more may be appended to it.
- */
-export class LogBrokenError extends Error {
-  /** Creates it for the failed cut-back. */
-  constructor(options?: ErrorOptions) {
-    super(
-      "Cannot write to log: a failed write could not be cut back; reopen the store",
-      options,
-    );
-    this.name = "LogBrokenError";
-  }
+/** Where {@linkcode appendAll} writes. */
+export interface AppendTarget {
+  /** The log's handle. */
+  file: LogFile;
+  /** The log's path, for the error. */
+  path: string;
+  /** The log's size before this write, where a failure cuts it back to. */
+  size: number;
 }
 
 /**
- * Writes all of `bytes` to the end of `file`. On failure it cuts the file
- * back to `sizeBefore`, so no partial record is left, and rethrows.
+ * Writes all of `bytes` to the end of the log. On failure it cuts the file
+ * back to `log.size`, so no partial record is left, and rethrows.
  *
  * @throws {LogBrokenError} When the cut-back fails too.
  */
-export function appendAll(
-  file: LogFile,
-  bytes: Uint8Array,
-  sizeBefore: number,
-): void {
+export function appendAll(log: AppendTarget, bytes: Uint8Array): void {
+  const { file } = log;
   try {
     writeAll(file, bytes);
   } catch (error) {
@@ -252,9 +244,9 @@ export function appendAll(
     // may still have put some in the file, and they would become a damaged
     // record in the middle of the log once later writes follow.
     try {
-      file.truncateSync(sizeBefore);
+      file.truncateSync(log.size);
     } catch (truncateError) {
-      throw new LogBrokenError({ cause: [error, truncateError] });
+      throw new LogBrokenError(log.path, { cause: [error, truncateError] });
     }
     throw error;
   }

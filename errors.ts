@@ -82,6 +82,45 @@ export class StoreLockedError extends Error {
 }
 
 /**
+ * Thrown by `BuntStore.save` and `BuntStore.delete` once a failed write
+ * could not be cut back off the end of the log: the file may end in a
+ * partial record, so the store refuses every later write (reads keep
+ * working). Close the store and open it again, which cuts the partial
+ * record off; the writes that failed were never acknowledged.
+ *
+ * @example Telling a broken log from other write failures
+ * ```ts
+ * import { LogBrokenError } from "@x/buntstore";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new LogBrokenError("data/s.db");
+ * assert.equal(error.name, "LogBrokenError");
+ * assert.equal(error.path, "data/s.db");
+ * assert.match(error.message, /reopen the store/);
+ * ```
+ */
+export class LogBrokenError extends Error {
+  /** Path of the log that can no longer be written. */
+  readonly path: string;
+
+  /**
+   * Creates the error for a log whose failed write could not be cut back.
+   *
+   * @param path The log file.
+   * @param options Standard error options; `cause` holds the write error
+   * and the truncate error.
+   */
+  constructor(path: string, options?: ErrorOptions) {
+    super(
+      `Cannot write to store at "${path}": a failed write could not be cut back; reopen the store`,
+      options,
+    );
+    this.name = "LogBrokenError";
+    this.path = path;
+  }
+}
+
+/**
  * Thrown by every operation on a store after `close()`.
  *
  * @example Using a closed store

@@ -337,12 +337,12 @@ export class BuntStore implements SessionStore, AsyncDisposable {
     this.#rawFile = log.file;
     this.#recordsLoaded = log.records;
     this.#recoveredBytes = log.recoveredBytes;
-    this.#queue = new WriteQueue(
-      this.#logFile(log.file),
-      log.size,
-      this.#policy,
-      (error) => this.#reportError(error),
-    );
+    this.#queue = new WriteQueue(this.#logFile(log.file), {
+      path: this.#path,
+      size: log.size,
+      policy: this.#policy,
+      onError: (error) => this.#reportError(error),
+    });
     this.#lastCompactedBytes = estimateSnapshotBytes(keyspace.entries());
     // Legacy `ex` expiries count from the file's mtime, which the next
     // append moves (bringing expired entries back): rewrite them as `ae`

@@ -118,12 +118,12 @@ export async function loadCommand(
       records.set(entry.token, entry.value, entry.expiresAt);
       loaded++;
       if (records.length >= LOAD_CHUNK) {
-        appendAll(file, records.view(), size);
+        appendAll({ file, path, size }, records.view());
         size += records.length;
         records.reset();
       }
     }
-    appendAll(file, records.view(), size);
+    appendAll({ file, path, size }, records.view());
     size += records.length;
     progress.finish();
     await file.syncData();

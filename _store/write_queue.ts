@@ -7,12 +7,8 @@
  * @module
  */
 
-import {
-  appendAll,
-  LogBrokenError,
-  type LogFile,
-  RecordWriter,
-} from "../aof.ts";
+import { appendAll, type LogFile, RecordWriter } from "../aof.ts";
+import { LogBrokenError } from "../errors.ts";
 
 /** When a write counts as done. */
 export type SyncPolicy = "always" | "everysecond" | "never";
@@ -37,12 +33,25 @@ export interface WriteCounters {
   bytesWritten: number;
 }
 
+/** How a {@linkcode WriteQueue} writes and reports. */
+export interface WriteQueueOptions {
+  /** The log's path, for errors. */
+  path: string;
+  /** The log's current size (also taken as synced). */
+  size: number;
+  /** When writes resolve. */
+  policy: SyncPolicy;
+  /** Receives every write and fsync failure. */
+  onError: (error: Error) => void;
+}
+
 /** Owns the append position of the log and the records not yet durable. */
 export class WriteQueue {
   /** Records of the current batch; the store encodes into it. */
   readonly records = new RecordWriter();
   /** Counters for stats. */
   readonly counters: WriteCounters = { writes: 0, syncs: 0, bytesWritten: 0 };
+  readonly #path: string;
   readonly #policy: SyncPolicy;
   readonly #onError: (error: Error) => void;
   #file: LogFile;
@@ -59,21 +68,15 @@ export class WriteQueue {
    * Creates the queue for an open log.
    *
    * @param file The log, opened for appending.
-   * @param size Its current size (also taken as synced).
-   * @param policy When writes resolve.
-   * @param onError Receives every write and fsync failure.
+   * @param options Its path and size, the sync policy and the error sink.
    */
-  constructor(
-    file: LogFile,
-    size: number,
-    policy: SyncPolicy,
-    onError: (error: Error) => void,
-  ) {
+  constructor(file: LogFile, options: WriteQueueOptions) {
     this.#file = file;
-    this.#size = size;
-    this.#syncedSize = size;
-    this.#policy = policy;
-    this.#onError = onError;
+    this.#path = options.path;
+    this.#size = options.size;
+    this.#syncedSize = options.size;
+    this.#policy = options.policy;
+    this.#onError = options.onError;
   }
 
   /** Bytes in the log, including the last batch written. */
@@ -127,7 +130,10 @@ export class WriteQueue {
     this.#batch = undefined;
     const bytes = this.records.view();
     try {
-      appendAll(this.#file, bytes, this.#size);
+      appendAll(
+        { file: this.#file, path: this.#path, size: this.#size },
+        bytes,
+      );
     } catch (error) {
       this.records.reset();
       if (error instanceof LogBrokenError) this.#broken = error;
@@ -256,7 +262,9 @@ export class WriteQueue {
       this.#file.truncateSync(this.#syncedSize);
       this.#size = this.#syncedSize;
     } catch (truncateError) {
-      this.#broken = new LogBrokenError({ cause: [error, truncateError] });
+      this.#broken = new LogBrokenError(this.#path, {
+        cause: [error, truncateError],
+      });
     }
     this.#fail(batches, "fsync", error);
   }

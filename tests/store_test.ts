@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   BuntStore,
   type BuntStoreOptions,
+  LogBrokenError,
   StoreClosedError,
   StoreLockedError,
 } from "../mod.ts";
@@ -384,17 +385,24 @@ Deno.test("BuntStore refuses writes once a failed write cannot be cut back", asy
     t.store.save("lost", encoder.encode("2"), expiry),
     (error: Error) =>
       /Cannot write log/.test(error.message) &&
-      (error.cause as Error).name === "LogBrokenError",
+      error.cause instanceof LogBrokenError,
   );
   failing = false;
-  await assert.rejects(
-    t.store.save("later", encoder.encode("3"), expiry),
-    (error: Error) => error.name === "LogBrokenError",
-  );
-  await assert.rejects(
-    t.store.delete("kept"),
-    (error: Error) => error.name === "LogBrokenError",
-  );
+  // What callers of save() and delete() get from now on: importable from
+  // the package entry, naming the file.
+  for (
+    const call of [
+      () => t.store.save("later", encoder.encode("3"), expiry),
+      () => t.store.delete("kept"),
+    ]
+  ) {
+    await assert.rejects(call(), (error: Error) => {
+      assert.ok(error instanceof LogBrokenError);
+      assert.equal(error.path, t.path);
+      assert.match(error.message, new RegExp(`"${t.path}".*reopen the store`));
+      return true;
+    });
+  }
   assert.equal(await t.store.find("lost"), undefined);
   assert.equal(text(await t.store.find("kept")), "1");
   assert.equal(t.store.stats().lastError?.name, "Error");
