@@ -9,6 +9,7 @@ import { Keyspace } from "./_store/keyspace.ts";
 import { Sweeper } from "./_store/sweeper.ts";
 import { NO_RECORDS, OwnerIndex } from "./_store/owner_index.ts";
 import { assertToken, checkSave } from "./_session_store/validate.ts";
+import { validateMemoryStoreOptions } from "./_store/options.ts";
 import type { OwnerOptions, SessionStore } from "./session_store.ts";
 import { StoreClosedError } from "./errors.ts";
 
@@ -57,16 +58,13 @@ export class MemoryStore implements SessionStore, AsyncDisposable {
    * Creates an empty store and starts its sweep timer (unref'd).
    *
    * @param options Sweep interval, expiry callback and clock.
+   * @throws {TypeError} When an option is unknown or has the wrong type.
+   * @throws {RangeError} When an option is out of range.
    */
   constructor(options: MemoryStoreOptions = {}) {
-    const interval = options.sweepInterval ?? 1000;
-    if (typeof interval !== "number" || !(interval > 0)) {
-      throw new RangeError(
-        `Cannot create store: option "sweepInterval" must be a positive number, got ${interval}`,
-      );
-    }
+    validateMemoryStoreOptions(options);
     this.#now = options.now ?? Date.now;
-    this.#sweeper = new Sweeper(interval, {
+    this.#sweeper = new Sweeper(options.sweepInterval ?? 1000, {
       keyspace: this.#keyspace,
       now: this.#now,
       onExpired: (keys) => {

@@ -92,30 +92,26 @@ export interface BuntStoreStats {
   lastError: Error | undefined;
 }
 
+/** The options `MemoryStore` shares with `BuntStore`. */
+const SWEEP_OPTIONS = ["sweepInterval", "onExpired", "now"];
+
 const KNOWN_OPTIONS = new Set([
+  ...SWEEP_OPTIONS,
   "sync",
   "autoShrinkPercentage",
   "autoShrinkMinSize",
   "autoShrinkDisabled",
-  "sweepInterval",
-  "onExpired",
   "onError",
-  "now",
 ]);
 
 const POLICIES = ["always", "everysecond", "never"];
 
-/** Throws `TypeError` or `RangeError` for unknown or invalid options. */
+/**
+ * Throws `TypeError` or `RangeError` for unknown or invalid options of
+ * `BuntStore.open`.
+ */
 export function validateOptions(options: unknown): void {
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError("Cannot open store: options must be an object");
-  }
-  const record = options as Record<string, unknown>;
-  for (const name of Object.keys(record)) {
-    if (!KNOWN_OPTIONS.has(name)) {
-      throw new TypeError(`Cannot open store: unknown option "${name}"`);
-    }
-  }
+  const record = checkShared(options, KNOWN_OPTIONS, "open store");
   if (record.sync !== undefined && !POLICIES.includes(record.sync as string)) {
     throw new RangeError(
       `Cannot open store: option "sync" must be one of ${
@@ -123,13 +119,8 @@ export function validateOptions(options: unknown): void {
       }, got ${String(record.sync)}`,
     );
   }
-  const numbers: [string, number][] = [
-    ["autoShrinkPercentage", 0],
-    ["autoShrinkMinSize", 0],
-    ["sweepInterval", 1],
-  ];
-  for (const [name, min] of numbers) {
-    if (record[name] !== undefined) assertNumberOption(name, record[name], min);
+  for (const name of ["autoShrinkPercentage", "autoShrinkMinSize"]) {
+    if (record[name] !== undefined) assertNumberOption(name, record[name], 0);
   }
   const disabled = record.autoShrinkDisabled;
   if (disabled !== undefined && typeof disabled !== "boolean") {
@@ -137,11 +128,49 @@ export function validateOptions(options: unknown): void {
       'Cannot open store: option "autoShrinkDisabled" must be a boolean',
     );
   }
-  for (const name of ["onExpired", "onError", "now"]) {
-    if (record[name] !== undefined && typeof record[name] !== "function") {
-      throw new TypeError(
-        `Cannot open store: option "${name}" must be a function`,
-      );
+  assertFunctionOption("onError", record.onError, "open store");
+}
+
+/**
+ * Throws `TypeError` or `RangeError` for unknown or invalid options of
+ * `new MemoryStore`: the same rules as `BuntStore.open` for the options
+ * they share.
+ */
+export function validateMemoryStoreOptions(options: unknown): void {
+  checkShared(options, new Set(SWEEP_OPTIONS), "create store");
+}
+
+/** Checks the object, its option names, and the options every store has. */
+function checkShared(
+  options: unknown,
+  known: Set<string>,
+  action: string,
+): Record<string, unknown> {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`Cannot ${action}: options must be an object`);
+  }
+  const record = options as Record<string, unknown>;
+  for (const name of Object.keys(record)) {
+    if (!known.has(name)) {
+      throw new TypeError(`Cannot ${action}: unknown option "${name}"`);
     }
+  }
+  if (record.sweepInterval !== undefined) {
+    assertNumberOption("sweepInterval", record.sweepInterval, 1, action);
+  }
+  assertFunctionOption("onExpired", record.onExpired, action);
+  assertFunctionOption("now", record.now, action);
+  return record;
+}
+
+function assertFunctionOption(
+  name: string,
+  value: unknown,
+  action: string,
+): void {
+  if (value !== undefined && typeof value !== "function") {
+    throw new TypeError(
+      `Cannot ${action}: option "${name}" must be a function`,
+    );
   }
 }

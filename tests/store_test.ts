@@ -3,6 +3,7 @@ import {
   BuntStore,
   type BuntStoreOptions,
   LogBrokenError,
+  MemoryStore,
   StoreClosedError,
   StoreLockedError,
 } from "../mod.ts";
@@ -254,6 +255,43 @@ Deno.test("BuntStore.open() rejects bad options with clear errors", async (t) =>
   }
   await assert.rejects(BuntStore.open(""), TypeError);
 });
+
+Deno.test("MemoryStore and BuntStore.open() validate options by one rule", async (t) => {
+  const values: unknown[] = [0, 0.5, -1, Infinity, NaN, "1000", null];
+  for (const sweepInterval of values) {
+    await t.step(`sweepInterval: ${String(sweepInterval)}`, async () => {
+      const options = { sweepInterval } as BuntStoreOptions;
+      let fromMemory: Error | undefined;
+      try {
+        await new MemoryStore(options).close();
+      } catch (error) {
+        fromMemory = error as Error;
+      }
+      const fromBunt = await BuntStore.open(":memory:", options).then(
+        async (store) => void await store.close(),
+        (error: Error) => error,
+      );
+      assert.ok(fromBunt instanceof Error, "BuntStore accepted it");
+      assert.ok(fromMemory instanceof Error, "MemoryStore accepted it");
+      assert.equal(fromMemory.name, fromBunt.name);
+      assert.equal(
+        afterColon(fromMemory.message),
+        afterColon(fromBunt.message),
+      );
+    });
+  }
+  await t.step("a typo in an option name", () => {
+    assert.throws(
+      () => new MemoryStore({ sweepIntreval: 5 } as BuntStoreOptions),
+      /unknown option "sweepIntreval"/,
+    );
+  });
+});
+
+/** The part of an error message after "Cannot <action>: ". */
+function afterColon(message: string): string {
+  return message.slice(message.indexOf(": ") + 2);
+}
 
 Deno.test("BuntStore.open() throws StoreLockedError while the file is open", async () => {
   await using t = await tempStore();
