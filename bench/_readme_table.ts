@@ -1,5 +1,6 @@
 /**
- * Prints the README's benchmark tables (Markdown) from a results file.
+ * Prints the benchmark tables of bench/README.md (Markdown) from a results
+ * file.
  *
  * Usage: deno run --allow-read bench/_readme_table.ts bench/results/<date>.json
  *
