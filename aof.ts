@@ -155,17 +155,66 @@ export async function openLocked(path: string): Promise<Deno.FsFile> {
       file.close();
       throw new StoreLockedError(path);
     }
-    const [opened, current] = await Promise.all([
-      file.stat(),
-      Deno.stat(path).catch(() => undefined),
-    ]);
-    if (current !== undefined && current.ino === opened.ino) {
+    let same: boolean;
+    try {
+      same = await isStillAt(file, path);
+    } catch (error) {
+      file.close();
+      throw cannotOpen(
+        path,
+        error,
+        "cannot check that the locked log is still at its path",
+        "check the permissions of the file and its directory",
+      );
+    }
+    if (same) {
       await removeIfPresent(tempPath(path));
       return file;
     }
     file.close();
   }
   throw new StoreLockedError(path);
+}
+
+/**
+ * Whether `path` still names the inode `file` has open. Only a missing
+ * path means "swapped away"; any other failure is thrown.
+ */
+async function isStillAt(file: Deno.FsFile, path: string): Promise<boolean> {
+  const [opened, current] = await Promise.all([
+    file.stat(),
+    Deno.stat(path).catch((error) => {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw error;
+    }),
+  ]);
+  return current !== undefined && current.ino === opened.ino;
+}
+
+/**
+ * The error for a failure while opening the log at `path`, in the form
+ * `Cannot open store at "<path>": <what> (<cause>); <hint>`. A Deno I/O
+ * error keeps its class, so callers can still test for it.
+ */
+export function cannotOpen(
+  path: string,
+  cause: unknown,
+  what: string,
+  hint: string,
+): Error {
+  const detail = cause instanceof Error ? cause.message : String(cause);
+  const message =
+    `Cannot open store at "${path}": ${what} (${detail}); ${hint}`;
+  const Class = cause instanceof Error && isDenoError(cause)
+    ? cause.constructor as ErrorConstructor
+    : Error;
+  return new Class(message, { cause });
+}
+
+function isDenoError(error: Error): boolean {
+  return Object.values(Deno.errors).some((Class) =>
+    error.constructor === Class
+  );
 }
 
 /** A locked log, replayed and cut back to its last complete record. */

@@ -8,7 +8,7 @@ import {
   StoreLockedError,
 } from "../mod.ts";
 import type { StoreHooks } from "../_store/hooks.ts";
-import { openHooked } from "./_log_fixtures.ts";
+import { openHooked, tempDir } from "./_log_fixtures.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -299,6 +299,36 @@ Deno.test("BuntStore.open() throws StoreLockedError while the file is open", asy
   await t.store.close();
   await using again = await BuntStore.open(t.path);
   assert.equal(again.size, 0);
+});
+
+Deno.test("BuntStore.open() reports a failing stat of the log as what it is, not as a lock", async () => {
+  await using tmp = await tempDir();
+  const path = tmp.path;
+  const realStat = Deno.stat;
+  // The log opens and locks, then the check that it is still at its path
+  // fails for a reason other than a swap (a directory made unreadable).
+  Deno.stat = (target) =>
+    target === path
+      ? Promise.reject(new Deno.errors.PermissionDenied("stat denied"))
+      : realStat(target);
+  try {
+    await assert.rejects(BuntStore.open(path), (error: Error) => {
+      assert.ok(!(error instanceof StoreLockedError), error.message);
+      assert.ok(error instanceof Deno.errors.PermissionDenied);
+      assert.match(
+        error.message,
+        new RegExp(
+          `^Cannot open store at "${path}": .*\\(stat denied\\); check`,
+        ),
+      );
+      return true;
+    });
+  } finally {
+    Deno.stat = realStat;
+  }
+  // Nothing stayed locked.
+  await using store = await BuntStore.open(path);
+  assert.equal(store.size, 0);
 });
 
 Deno.test("BuntStore rejects every call after close()", async () => {
