@@ -23,28 +23,14 @@ import {
 } from "./_aof/files.ts";
 
 export type { LogRecord } from "./_aof/record.ts";
-export {
-  DamagedRecord,
-  INCOMPLETE,
-  parseRecord,
-  RecordWriter,
-  setRecordBytes,
-} from "./_aof/record.ts";
-export { findHiddenRecord, ReadWindow } from "./_aof/read_window.ts";
+export { RecordWriter, setRecordBytes } from "./_aof/record.ts";
 export { CompactionFile } from "./_aof/compaction_file.ts";
 export {
   type DamagedRange,
-  type OnScannedRecord,
   type ResilientScan,
-  type ResilientScanOptions,
   scanResilient,
 } from "./_aof/resilient_scan.ts";
-export {
-  parentDirectory,
-  syncDirectory,
-  tempPath,
-  writeAll,
-} from "./_aof/files.ts";
+export { parentDirectory, syncDirectory, writeAll } from "./_aof/files.ts";
 
 /** The file operations the log uses; tests wrap them to inject faults. */
 export interface LogFile {

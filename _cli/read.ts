@@ -41,7 +41,7 @@ export interface ReadOnlyLog extends Disposable {
 }
 
 /** Opens `path` for reading only, with a one-line error when it is missing. */
-export async function openReadOnly(path: string): Promise<ReadOnlyLog> {
+async function openReadOnly(path: string): Promise<ReadOnlyLog> {
   let file: Deno.FsFile;
   try {
     file = await Deno.open(path, { read: true });

@@ -168,7 +168,7 @@ interface DumpEntry {
 }
 
 /** Parses and checks one JSON Lines entry. */
-export function parseEntry(line: string, lineNumber: number): DumpEntry {
+function parseEntry(line: string, lineNumber: number): DumpEntry {
   const fail = (why: string) => new CliError(`Line ${lineNumber}: ${why}`);
   let data: unknown;
   try {

@@ -40,7 +40,7 @@ export function assertToken(token: unknown): asserts token is string {
 }
 
 /** Throws unless `data` is a `Uint8Array`. */
-export function assertData(data: unknown): asserts data is Uint8Array {
+function assertData(data: unknown): asserts data is Uint8Array {
   if (!(data instanceof Uint8Array)) {
     throw new TypeError(
       "Cannot save session data: expected a Uint8Array",
@@ -49,7 +49,7 @@ export function assertData(data: unknown): asserts data is Uint8Array {
 }
 
 /** Throws unless `expiry` is a valid `Date`; returns it in milliseconds. */
-export function expiryMillis(expiry: unknown): number {
+function expiryMillis(expiry: unknown): number {
   if (!(expiry instanceof Date)) {
     throw new TypeError("Cannot save session: expiry must be a Date");
   }

@@ -21,11 +21,6 @@ export interface HeapEntry {
 export class ExpiryHeap<E extends HeapEntry> {
   #items: E[] = [];
 
-  /** Number of entries in the heap. */
-  get size(): number {
-    return this.#items.length;
-  }
-
   /** The entry that expires first, if any. */
   peek(): E | undefined {
     return this.#items[0];

@@ -46,11 +46,6 @@ export class Keyspace {
     return entry;
   }
 
-  /** Returns the entry for `key` whether or not it has expired. */
-  getRaw(key: string): Entry | undefined {
-    return this.#entries.get(key);
-  }
-
   /**
    * Stores `value` under `key` and returns the entry it replaced, so that a
    * failed write can be undone with {@linkcode Keyspace.restore}.
@@ -122,10 +117,5 @@ export class Keyspace {
         return { expired, more: next !== undefined && next.expiresAt <= now };
       }
     }
-  }
-
-  /** Expiry of the entry that expires first, or `Infinity`. */
-  nextExpiry(): number {
-    return this.#heap.peek()?.expiresAt ?? Infinity;
   }
 }

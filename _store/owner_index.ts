@@ -34,12 +34,12 @@ export interface IndexSnapshotEntry {
 }
 
 /** The log key of `key`'s entry under `owner`: length-prefixed, so unambiguous. */
-export function indexKey(owner: string, key: string): string {
+function indexKey(owner: string, key: string): string {
   return `${INDEX_KEY_PREFIX}${owner.length}:${owner}${key}`;
 }
 
 /** The owner and session key of a log key, or `undefined` if not an index key. */
-export function parseIndexKey(
+function parseIndexKey(
   logKey: string,
 ): { owner: string; key: string } | undefined {
   if (!logKey.startsWith(INDEX_KEY_PREFIX)) return undefined;
