@@ -103,6 +103,18 @@ export class KvStore implements SessionStore, AsyncDisposable {
    * @returns The open store.
    * @throws {Error} When `Deno.openKv` is unavailable (run without
    *   `--unstable-kv`) or the database cannot be opened.
+   *
+   * @example Opening a store in memory, on a file, or on Deploy
+   * ```ts
+   * import { KvStore } from "@x/buntstore/kv";
+   * import assert from "node:assert/strict";
+   *
+   * // On a file: KvStore.open("data/kv.sqlite3") (--allow-read --allow-write).
+   * // On Deno Deploy, or Deno's default database: KvStore.open().
+   * await using store = await KvStore.open(":memory:");
+   * assert.equal(store.shared, true); // the session manager re-reads it
+   * assert.equal(await store.find("no-such-token"), undefined);
+   * ```
    */
   static async open(
     path?: string,
@@ -164,6 +176,19 @@ export class KvStore implements SessionStore, AsyncDisposable {
    * @param token The session token.
    * @returns The data, or `undefined` when missing or expired.
    * @throws {StoreClosedError} After `close()`.
+   *
+   * @example An expired entry is never returned
+   * ```ts
+   * import { KvStore } from "@x/buntstore/kv";
+   * import assert from "node:assert/strict";
+   *
+   * let time = Date.now();
+   * await using store = await KvStore.open(":memory:", { now: () => time });
+   * await store.save("t", new Uint8Array([1]), new Date(time + 1000));
+   * assert.deepEqual(await store.find("t"), new Uint8Array([1]));
+   * time += 2000; // KV may keep the key a while; find() checks the expiry
+   * assert.equal(await store.find("t"), undefined);
+   * ```
    */
   async find(token: string): Promise<Uint8Array | undefined> {
     this.#assertOpen();
@@ -193,6 +218,17 @@ export class KvStore implements SessionStore, AsyncDisposable {
    * @throws {TypeError} When an argument has the wrong type.
    * @throws {RangeError} When the token is empty or too long, or the date is invalid.
    * @throws {StoreClosedError} After `close()`.
+   *
+   * @example Data over KV's 64 KiB value limit
+   * ```ts
+   * import { KvStore } from "@x/buntstore/kv";
+   * import assert from "node:assert/strict";
+   *
+   * await using store = await KvStore.open(":memory:");
+   * const big = new Uint8Array(200_000).fill(7); // split into chunks
+   * await store.save("t", big, new Date(Date.now() + 60_000));
+   * assert.deepEqual(await store.find("t"), big);
+   * ```
    */
   async save(token: string, data: Uint8Array, expiry: Date): Promise<void> {
     this.#assertOpen();
@@ -232,6 +268,18 @@ export class KvStore implements SessionStore, AsyncDisposable {
    *
    * @param token The session token.
    * @throws {StoreClosedError} After `close()`.
+   *
+   * @example Deleting a session
+   * ```ts
+   * import { KvStore } from "@x/buntstore/kv";
+   * import assert from "node:assert/strict";
+   *
+   * await using store = await KvStore.open(":memory:");
+   * await store.save("t", new Uint8Array([1]), new Date(Date.now() + 60_000));
+   * await store.delete("t");
+   * assert.equal(await store.find("t"), undefined);
+   * await store.delete("t"); // missing: no error
+   * ```
    */
   async delete(token: string): Promise<void> {
     this.#assertOpen();
@@ -253,6 +301,19 @@ export class KvStore implements SessionStore, AsyncDisposable {
    *
    * @returns A map from token to data.
    * @throws {StoreClosedError} After `close()`.
+   *
+   * @example Listing the live sessions
+   * ```ts
+   * import { KvStore } from "@x/buntstore/kv";
+   * import assert from "node:assert/strict";
+   *
+   * await using store = await KvStore.open(":memory:");
+   * const expiry = new Date(Date.now() + 60_000);
+   * await store.save("a", new Uint8Array([1]), expiry);
+   * await store.save("b", new Uint8Array([2]), expiry);
+   * await store.save("c", new Uint8Array([3]), new Date(Date.now() - 1));
+   * assert.deepEqual([...(await store.all()).keys()], ["a", "b"]);
+   * ```
    */
   async all(): Promise<Map<string, Uint8Array>> {
     this.#assertOpen();

@@ -135,6 +135,23 @@ export class RedisStore implements SessionStore, AsyncDisposable {
    * @returns The connected store.
    * @throws {Error} When Redis cannot be reached.
    * @throws {RangeError} When an option is out of range.
+   *
+   * @example Connecting with a prefix per application
+   * ```ts ignore
+   * // Needs a Redis server and --allow-net --allow-env --allow-read --allow-sys.
+   * import { RedisStore } from "@x/buntstore/redis";
+   * import { SessionManager } from "@x/buntstore";
+   *
+   * await using store = await RedisStore.connect("redis://10.0.0.5:6379", {
+   *   prefix: "shop:session:", // keys shop:session:<token>
+   *   onConnectionError: (error) => console.error("redis down:", error),
+   * });
+   * const sessions = new SessionManager({ store });
+   * Deno.serve(sessions.wrap(async (req) => {
+   *   const session = await sessions.of(req);
+   *   return new Response(String(session.get("user") ?? "nobody"));
+   * }));
+   * ```
    */
   static async connect(
     url: string | RedisClientOptions = "redis://127.0.0.1:6379",
@@ -218,6 +235,18 @@ export class RedisStore implements SessionStore, AsyncDisposable {
    * @returns The data, or `undefined` when missing or expired.
    * @throws {StoreClosedError} After `close()`.
    * @throws {Error} When Redis cannot be reached or answers with an error.
+   *
+   * @example Reading a session
+   * ```ts ignore
+   * // Needs a Redis server and --allow-net --allow-env --allow-read --allow-sys.
+   * import { RedisStore } from "@x/buntstore/redis";
+   * import assert from "node:assert/strict";
+   *
+   * await using store = await RedisStore.connect("redis://127.0.0.1:6379");
+   * assert.equal(await store.find("no-such-token"), undefined);
+   * await store.save("t", new Uint8Array([0, 255]), new Date(Date.now() + 60_000));
+   * assert.deepEqual(await store.find("t"), new Uint8Array([0, 255]));
+   * ```
    */
   async find(token: string): Promise<Uint8Array | undefined> {
     this.#assertOpen();
@@ -237,6 +266,22 @@ export class RedisStore implements SessionStore, AsyncDisposable {
    * @throws {RangeError} When the token is empty or too long, or the date is invalid.
    * @throws {StoreClosedError} After `close()`.
    * @throws {Error} When Redis cannot be reached or answers with an error.
+   *
+   * @example Saving until an absolute expiry
+   * ```ts ignore
+   * // Needs a Redis server and --allow-net --allow-env --allow-read --allow-sys.
+   * import { RedisStore } from "@x/buntstore/redis";
+   * import assert from "node:assert/strict";
+   *
+   * await using store = await RedisStore.connect("redis://127.0.0.1:6379");
+   * const data = new TextEncoder().encode(JSON.stringify({ user: "ada" }));
+   * // SET session:t <data> PXAT <expiry>: Redis drops the key at that instant.
+   * await store.save("t", data, new Date(Date.now() + 30 * 60_000));
+   * assert.deepEqual(await store.find("t"), data);
+   * // An expiry already past deletes the key.
+   * await store.save("t", data, new Date(0));
+   * assert.equal(await store.find("t"), undefined);
+   * ```
    */
   async save(token: string, data: Uint8Array, expiry: Date): Promise<void> {
     this.#assertOpen();
@@ -257,6 +302,19 @@ export class RedisStore implements SessionStore, AsyncDisposable {
    * @param token The session token.
    * @throws {StoreClosedError} After `close()`.
    * @throws {Error} When Redis cannot be reached or answers with an error.
+   *
+   * @example Deleting a session
+   * ```ts ignore
+   * // Needs a Redis server and --allow-net --allow-env --allow-read --allow-sys.
+   * import { RedisStore } from "@x/buntstore/redis";
+   * import assert from "node:assert/strict";
+   *
+   * await using store = await RedisStore.connect("redis://127.0.0.1:6379");
+   * await store.save("t", new Uint8Array([1]), new Date(Date.now() + 60_000));
+   * await store.delete("t");
+   * assert.equal(await store.find("t"), undefined);
+   * await store.delete("t"); // missing: no error
+   * ```
    */
   async delete(token: string): Promise<void> {
     this.#assertOpen();
@@ -272,6 +330,23 @@ export class RedisStore implements SessionStore, AsyncDisposable {
    * @returns A map from token to data.
    * @throws {StoreClosedError} After `close()`.
    * @throws {Error} When Redis cannot be reached or answers with an error.
+   *
+   * @example Listing one application's sessions
+   * ```ts ignore
+   * // Needs a Redis server and --allow-net --allow-env --allow-read --allow-sys.
+   * import { RedisStore } from "@x/buntstore/redis";
+   * import assert from "node:assert/strict";
+   *
+   * await using store = await RedisStore.connect("redis://127.0.0.1:6379", {
+   *   prefix: "example:all:",
+   * });
+   * const expiry = new Date(Date.now() + 60_000);
+   * await store.save("a", new Uint8Array([1]), expiry);
+   * await store.save("b", new Uint8Array([2]), expiry);
+   * // Only keys under the prefix, scanned page by page (never KEYS).
+   * const live = await store.all();
+   * assert.deepEqual([...live.keys()].sort(), ["a", "b"]);
+   * ```
    */
   async all(): Promise<Map<string, Uint8Array>> {
     this.#assertOpen();
