@@ -5,6 +5,7 @@
 
 import { main } from "../cli.ts";
 import { RecordWriter } from "../aof.ts";
+import { concat } from "./_fixtures.ts";
 
 /** The fixed clock the in-process runs use. */
 export const NOW = Date.UTC(2030, 0, 1);
@@ -45,11 +46,11 @@ export async function run(
     stderrIsTerminal: options.terminal ?? false,
     now: () => options.now ?? NOW,
   });
-  const stdoutBytes = concat(out);
+  const stdoutBytes = concat(...out);
   return {
     code,
     stdout: decoder.decode(stdoutBytes),
-    stderr: decoder.decode(concat(err)),
+    stderr: decoder.decode(concat(...err)),
     stdoutBytes,
   };
 }
@@ -71,17 +72,6 @@ export async function runProcess(args: string[]): Promise<RunResult> {
   };
 }
 
-/** A temp dir removed on dispose. */
-export async function tempDir(): Promise<
-  { dir: string } & AsyncDisposable
-> {
-  const dir = await Deno.makeTempDir({ prefix: "buntstore_cli_test_" });
-  return {
-    dir,
-    [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
-  };
-}
-
 /** Encodes records with the engine's writer. */
 export function encode(build: (records: RecordWriter) => void): Uint8Array {
   const records = new RecordWriter();
@@ -96,23 +86,6 @@ export function soundLog(count = 10, expiresAt = NOW + HOUR): Uint8Array {
       records.set(`tok${i}`, encoder.encode(`value ${i}`), expiresAt);
     }
   });
-}
-
-/** Joins byte arrays. */
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const total = parts.reduce((sum, part) => sum + part.length, 0);
-  const joined = new Uint8Array(total);
-  let at = 0;
-  for (const part of parts) {
-    joined.set(part, at);
-    at += part.length;
-  }
-  return joined;
-}
-
-/** Text as bytes. */
-export function bytes(text: string): Uint8Array {
-  return encoder.encode(text);
 }
 
 /** Parses the JSON a `--json` run printed. */

@@ -1,7 +1,8 @@
 /**
- * Helpers shared by the storage torture tests: raw record encoding (written
- * independently of the engine's encoder), temp directories and comparison
- * of a store's contents.
+ * The one fixtures module of the store and CLI tests: bytes, temp
+ * directories, waiting on the event loop, raw record encoding (written
+ * independently of the engine's encoder), opening a store with test hooks,
+ * comparing a store's contents and a seeded PRNG.
  *
  * @module
  */
@@ -56,7 +57,7 @@ export interface TempDir extends AsyncDisposable {
 
 /** Creates a temp directory holding a log path `<dir>/s.db`. */
 export async function tempDir(): Promise<TempDir> {
-  const dir = await Deno.makeTempDir({ prefix: "buntstore_torture_" });
+  const dir = await Deno.makeTempDir({ prefix: "buntstore_test_" });
   return {
     dir,
     path: `${dir}/s.db`,
@@ -64,6 +65,29 @@ export async function tempDir(): Promise<TempDir> {
       await Deno.remove(dir, { recursive: true });
     },
   };
+}
+
+/** Resolves after `ms` milliseconds of wall time. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Resolves on the next macrotask, letting timers and I/O run. */
+export function tick(): Promise<void> {
+  return sleep(0);
+}
+
+/**
+ * Awaits `promise` while keeping the event loop alive, for promises that
+ * only a store's unref'd timers settle.
+ */
+export async function withLiveLoop<T>(promise: Promise<T>): Promise<T> {
+  const keepAlive = setInterval(() => {}, 1000);
+  try {
+    return await promise;
+  } finally {
+    clearInterval(keepAlive);
+  }
 }
 
 /**

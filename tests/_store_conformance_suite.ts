@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import type { SessionStore } from "../session_store.ts";
 import { StoreClosedError } from "../errors.ts";
+import { bytes, sleep } from "./_fixtures.ts";
 
 /** The clock a case runs on: injected into the store, or real time. */
 export interface Clock {
@@ -267,16 +268,12 @@ function fakeClock(): Clock {
 function realClock(): Clock {
   return {
     now: Date.now,
-    advance: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    advance: sleep,
   };
 }
 
 function later(clock: Clock, ms = 60_000): Date {
   return new Date(clock.now() + ms);
-}
-
-function bytes(text: string): Uint8Array {
-  return new TextEncoder().encode(text);
 }
 
 function randomBytes(length: number): Uint8Array {

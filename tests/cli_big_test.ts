@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { RecordWriter } from "../aof.ts";
-import { HOUR, json, NOW, run, tempDir } from "./_cli_helpers.ts";
+import { HOUR, json, NOW, run } from "./_cli_helpers.ts";
+import { tempDir } from "./_fixtures.ts";
 
 const SESSIONS = 100_000;
 

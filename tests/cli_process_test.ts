@@ -1,14 +1,8 @@
 import assert from "node:assert/strict";
 import { BuntStore } from "../store.ts";
 import { RecordWriter } from "../aof.ts";
-import {
-  bytes,
-  encode,
-  json,
-  run,
-  runProcess,
-  tempDir,
-} from "./_cli_helpers.ts";
+import { encode, json, run, runProcess } from "./_cli_helpers.ts";
+import { bytes, tempDir } from "./_fixtures.ts";
 
 /** Far enough ahead that a subprocess with the real clock sees it live. */
 const FAR = Date.UTC(2100, 0, 1);

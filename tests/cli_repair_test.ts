@@ -1,17 +1,8 @@
 import assert from "node:assert/strict";
 import { BuntStore } from "../store.ts";
 import { CorruptLogError } from "../errors.ts";
-import {
-  bytes,
-  concat,
-  encode,
-  HOUR,
-  json,
-  NOW,
-  run,
-  soundLog,
-  tempDir,
-} from "./_cli_helpers.ts";
+import { encode, HOUR, json, NOW, run, soundLog } from "./_cli_helpers.ts";
+import { bytes, concat, tempDir } from "./_fixtures.ts";
 
 /** Five good records, one damaged record, five more good records. */
 function damagedMiddle(): {
@@ -29,7 +20,7 @@ function damagedMiddle(): {
     }
     records.del("tok0");
   });
-  return { before, damaged, after, log: concat([before, damaged, after]) };
+  return { before, damaged, after, log: concat(before, damaged, after) };
 }
 
 Deno.test("verify exits 1 naming the offset of the first damaged record", async () => {
@@ -105,7 +96,7 @@ Deno.test("repair --skip drops only the damaged record and keeps what follows", 
   }]);
   assert.equal(report.recordsKept, 10);
   assert.equal(report.bytesAfter, log.length - damaged.length);
-  assert.deepEqual(await Deno.readFile(path), concat([before, after]));
+  assert.deepEqual(await Deno.readFile(path), concat(before, after));
   assert.deepEqual(await Deno.readFile(`${path}.bak`), log);
   assert.equal(json(await run(["stats", "--json", path])).liveSessions, 8);
   const text = await run(["repair", "--skip", path]);
@@ -117,7 +108,7 @@ Deno.test("repair drops a torn tail and does nothing to a sound log", async () =
   const path = `${tmp.dir}/s.db`;
   const sound = soundLog(4);
   for (const skip of [false, true]) {
-    await Deno.writeFile(path, concat([sound, bytes("*3\r\n$3\r\nset\r\n$2")]));
+    await Deno.writeFile(path, concat(sound, bytes("*3\r\n$3\r\nset\r\n$2")));
     const args = skip
       ? ["repair", "--skip", "--json", path]
       : ["repair", "--json", path];
@@ -138,11 +129,11 @@ Deno.test("repair --skip drops NUL padding, which truncating mode leaves alone",
   const path = `${tmp.dir}/s.db`;
   const sound = soundLog(3);
   const cut = soundLog(1).length;
-  const padded = concat([
+  const padded = concat(
     sound.subarray(0, cut),
     new Uint8Array(7),
     sound.subarray(cut),
-  ]);
+  );
   assert.equal(sound[cut], 0x2a, "the padding sits between records");
   await Deno.writeFile(path, padded);
   assert.match((await run(["repair", path])).stdout, /nothing to repair/);
@@ -161,7 +152,7 @@ Deno.test("repair handles a length that runs past later records, and damage at e
     "$1\r\n1\r\n",
     "$9999\r\n1\r\n",
   );
-  await Deno.writeFile(path, concat([bytes(text), rest]));
+  await Deno.writeFile(path, concat(bytes(text), rest));
   const verify = json(await run(["verify", "--json", path]));
   assert.equal(verify.ok, false);
   assert.deepEqual(verify.damaged, [{
@@ -175,7 +166,7 @@ Deno.test("repair handles a length that runs past later records, and damage at e
   assert.deepEqual(await Deno.readFile(path), rest);
   // A complete but meaningless last record is damage, not a torn write.
   const bogus = bytes("*2\r\n$3\r\nxyz\r\n$1\r\nk\r\n");
-  await Deno.writeFile(path, concat([rest, bogus]));
+  await Deno.writeFile(path, concat(rest, bogus));
   const last = json(await run(["verify", "--json", path]));
   assert.deepEqual(last.damaged, [{
     offset: rest.length,
@@ -193,7 +184,7 @@ Deno.test("verify flags a length running over complete records even when damage 
   const runaway = bytes("*3\r\n$3\r\nset\r\n$1\r\nk\r\n$99999\r\nv\r\n");
   const middle = soundLog(3);
   const bogus = bytes("*2\r\n$3\r\nxyz\r\n$1\r\nk\r\n");
-  await Deno.writeFile(path, concat([good, runaway, middle, bogus]));
+  await Deno.writeFile(path, concat(good, runaway, middle, bogus));
   // The engine agrees (before e854268 it cut this as a torn tail).
   await assert.rejects(
     BuntStore.open(path),
@@ -211,5 +202,5 @@ Deno.test("verify flags a length running over complete records even when damage 
     ],
   );
   await run(["repair", "--skip", "-q", path]);
-  assert.deepEqual(await Deno.readFile(path), concat([good, middle]));
+  assert.deepEqual(await Deno.readFile(path), concat(good, middle));
 });

@@ -13,7 +13,8 @@ import {
   PROGRESS_MIN_BYTES,
   renderProgress,
 } from "../_cli/progress.ts";
-import { bytes, concat, encode, HOUR, NOW } from "./_cli_helpers.ts";
+import { encode, HOUR, NOW } from "./_cli_helpers.ts";
+import { bytes, concat } from "./_fixtures.ts";
 
 /** A read-only file over bytes in memory, enough for both scanners. */
 function memoryFile(data: Uint8Array): Deno.FsFile {
@@ -65,7 +66,7 @@ function cliVerdict(scan: ResilientScan): Verdict {
   };
 }
 
-const BASE = concat([
+const BASE = concat(
   encode((records) => {
     records.set("alpha", bytes("one"), NOW + HOUR);
     records.set("beta", new Uint8Array([0, 13, 10, 42]), Infinity);
@@ -74,7 +75,7 @@ const BASE = concat([
   bytes("*5\r\n$3\r\nSET\r\n$1\r\ng\r\n$1\r\nv\r\n$2\r\nex\r\n$2\r\n60\r\n"),
   bytes("*1\r\n$7\r\nflushdb\r\n*0\r\n"),
   encode((records) => records.set("gamma", bytes("three"), NOW + HOUR)),
-]);
+);
 
 Deno.test("scanResilient() agrees with scanLog() on every one-byte change and every truncation", async () => {
   const cases: Uint8Array[] = [];
@@ -109,7 +110,7 @@ Deno.test("scanResilient() covers the file with records, damage, padding and tai
   let seed = 42;
   const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   for (let round = 0; round < 500; round++) {
-    const data = concat([BASE, BASE, BASE]);
+    const data = concat(BASE, BASE, BASE);
     for (let n = 1 + Math.floor(random() * 4); n > 0; n--) {
       data[Math.floor(random() * data.length)] = Math.floor(random() * 256);
     }

@@ -2,17 +2,8 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { BuntStore } from "../store.ts";
 import { COMMANDS } from "../_cli/commands.ts";
-import {
-  bytes,
-  concat,
-  encode,
-  HOUR,
-  json,
-  NOW,
-  run,
-  soundLog,
-  tempDir,
-} from "./_cli_helpers.ts";
+import { encode, HOUR, json, NOW, run, soundLog } from "./_cli_helpers.ts";
+import { bytes, concat, tempDir } from "./_fixtures.ts";
 
 const REPORTING = ["stats", "get", "del", "verify", "repair", "shrink", "load"];
 
@@ -119,10 +110,10 @@ Deno.test("read-only commands leave a torn file alone and call it a write in pro
   await using tmp = await tempDir();
   const path = `${tmp.dir}/s.db`;
   const sound = soundLog(5);
-  const torn = concat([
+  const torn = concat(
     sound,
     bytes("*3\r\n$3\r\nset\r\n$4\r\ntok9\r\n$9\r\nval"),
-  ]);
+  );
   await Deno.writeFile(path, torn);
   const stats = await run(["stats", "--json", path]);
   assert.equal(stats.code, 0);
@@ -248,7 +239,7 @@ Deno.test("del deletes under the lock and exits 1 for a missing session", async 
   const hashed = createHash("sha256").update(token).digest("base64url");
   await Deno.writeFile(
     path,
-    concat([soundLog(3), encode((r) => r.set(hashed, bytes("h"), NOW + HOUR))]),
+    concat(soundLog(3), encode((r) => r.set(hashed, bytes("h"), NOW + HOUR))),
   );
   const result = await run(["del", "--json", path, "tok1"]);
   assert.equal(result.code, 0, result.stderr);

@@ -17,16 +17,14 @@ import {
   prng,
   resp,
   seedFromEnv,
+  sleep,
   sorted,
   tempDir,
-} from "./_log_fixtures.ts";
+  tick,
+} from "./_fixtures.ts";
 
 const now = () => FIXED_NOW;
 const expiry = new Date(FIXED_NOW + 3_600_000);
-
-function tick(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
 
 Deno.test("BuntStore.shrink() keeps writes and deletes made while it runs", async () => {
   const seed = seedFromEnv();
@@ -141,7 +139,7 @@ Deno.test("BuntStore compacts automatically past autoShrinkMinSize", async () =>
     // The check runs on the once-a-second timer.
     const deadline = performance.now() + 5_000;
     while (store.stats().compactions === 0 && performance.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
     }
     assert.equal(store.stats().compactions, 1, "no auto-shrink within 5 s");
     assert.ok(store.stats().fileBytes < 200, `${store.stats().fileBytes}`);

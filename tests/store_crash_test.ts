@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { BuntStore, StoreLockedError } from "../mod.ts";
-import { prng, seedFromEnv, tempDir } from "./_log_fixtures.ts";
+import { prng, seedFromEnv, sleep, tempDir } from "./_fixtures.ts";
 
 const CHILD = new URL("./_crash_child.ts", import.meta.url).pathname;
 const encoder = new TextEncoder();
@@ -170,7 +170,7 @@ async function crashRounds(
       await lines.waitFor("ready\n", 60_000);
       // Kill at a random moment: early, while batches fly, or mid-shrink.
       const delay = 5 + Math.floor(random() * 250);
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await sleep(delay);
     } finally {
       child.kill("SIGKILL");
       await child.status;
@@ -227,9 +227,7 @@ Deno.test("BuntStore.open() cuts the torn record a kill leaves inside a large wr
     const stderr = new Response(child.stderr).text();
     try {
       await lines.waitFor("ready\n", 60_000);
-      await new Promise((resolve) =>
-        setTimeout(resolve, 20 + Math.floor(random() * 200))
-      );
+      await sleep(20 + Math.floor(random() * 200));
     } finally {
       child.kill("SIGKILL");
       await child.status;

@@ -13,9 +13,11 @@ import {
   openHooked,
   prng,
   seedFromEnv,
+  sleep,
   sorted,
   tempDir,
-} from "./_log_fixtures.ts";
+  tick,
+} from "./_fixtures.ts";
 
 const now = () => FIXED_NOW;
 const expiry = new Date(FIXED_NOW + 3_600_000);
@@ -260,7 +262,7 @@ Deno.test('BuntStore.save() with sync "always" shares fsyncs between concurrent 
       const saves = [];
       for (let i = 0; i < 50; i++) {
         saves.push(store.save(`k${i}`, bytes(`v${i}`), expiry));
-        await new Promise((resolve) => setTimeout(resolve, 0));
+        await tick();
       }
       assert.equal(syncCalls, 1);
       gate.resolve();
@@ -291,7 +293,7 @@ Deno.test('BuntStore with sync "everysecond" fsyncs about once a second and only
     let i = 0;
     while (performance.now() - start < 2_300) {
       await store.save(`k${i % 100}`, bytes(`v${i++}`), expiry);
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await sleep(5);
     }
     const dirtySeconds = (performance.now() - start) / 1000;
     const whileDirty = faults.syncCalls;
@@ -304,9 +306,9 @@ Deno.test('BuntStore with sync "everysecond" fsyncs about once a second and only
       `${whileDirty} fsyncs`,
     );
     // Let the last dirty write be synced, then stay idle: no more fsyncs.
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await sleep(1_100);
     const settled = faults.syncCalls;
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await sleep(1_100);
     assert.equal(faults.syncCalls, settled, "fsynced while clean");
   } finally {
     await store.close();
@@ -380,13 +382,13 @@ Deno.test('BuntStore.shrink() does not keep writes rolled back by a failed fsync
     hold = true;
     const victim = store.save("victim", bytes("new"), expiry);
     const rejected = assert.rejects(victim, /fsync/);
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    await tick();
     assert.equal(held.length, 1);
     const shrinking = store.shrink().then(() => "done", (error) => error);
     // Let the snapshot (which sees "new" in memory) reach the temp file.
     let size = -1;
     for (let stable = 0; stable < 3;) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await sleep(10);
       const now = (await Deno.stat(`${tmp.path}.tmp`)).size;
       stable = now === size && now > 0 ? stable + 1 : 0;
       size = now;
@@ -559,7 +561,7 @@ Deno.test("BuntStore.delete() of a key whose pending delete fails does not repor
       await store.save("k", bytes("v"), expiry);
       hold = true;
       const first = store.delete("k").then(() => "resolved", () => "rejected");
-      await new Promise((resolve) => setTimeout(resolve, 0));
+      await tick();
       assert.equal(held.length, 1);
       const second = store.delete("k").then(() => "resolved", () => "rejected");
       held[0]!.reject(new Error("injected EIO on fsync"));

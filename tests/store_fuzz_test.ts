@@ -20,7 +20,7 @@ import {
   seedFromEnv,
   sorted,
   tempDir,
-} from "./_log_fixtures.ts";
+} from "./_fixtures.ts";
 
 const FILES_PER_MUTATOR = 300;
 const now = () => FIXED_NOW;

@@ -14,7 +14,7 @@
 
 import assert from "node:assert/strict";
 import { BuntStore } from "../mod.ts";
-import { contents, sorted, tempDir } from "./_log_fixtures.ts";
+import { contents, sorted, tempDir } from "./_fixtures.ts";
 
 const GOPATH = "/usr/share/gocode";
 const PROGRAM = new URL("./go/buntdb_interop.go", import.meta.url).pathname;

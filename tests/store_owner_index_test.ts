@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { BuntStore } from "../mod.ts";
-import { bytes, FIXED_NOW, tempDir } from "./_log_fixtures.ts";
+import { bytes, FIXED_NOW, tempDir } from "./_fixtures.ts";
 
 const now = () => FIXED_NOW;
 const HOUR = 3_600_000;

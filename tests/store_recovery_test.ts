@@ -17,7 +17,7 @@ import {
   seedFromEnv,
   sorted,
   tempDir,
-} from "./_log_fixtures.ts";
+} from "./_fixtures.ts";
 
 const LATER = String(LATER_SECONDS);
 const PAST = String(FIXED_NOW / 1000 - 10);

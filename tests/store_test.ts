@@ -8,7 +8,7 @@ import {
   StoreLockedError,
 } from "../mod.ts";
 import type { StoreHooks } from "../_store/hooks.ts";
-import { openHooked, tempDir } from "./_log_fixtures.ts";
+import { openHooked, tempDir, withLiveLoop } from "./_fixtures.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -20,27 +20,24 @@ async function tempStore(
 ): Promise<
   { store: BuntStore; path: string; dir: string } & AsyncDisposable
 > {
-  const dir = await Deno.makeTempDir({ prefix: "buntstore_test_" });
-  const path = `${dir}/sessions.db`;
-  const store = await openHooked(path, options);
-  return {
-    store,
-    path,
-    dir,
-    async [Symbol.asyncDispose]() {
-      await store.close();
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
-}
-
-/** Awaits `promise` while keeping the event loop alive for unref'd timers. */
-async function withLiveLoop<T>(promise: Promise<T>): Promise<T> {
-  const keepAlive = setInterval(() => {}, 1000);
+  const tmp = await tempDir();
   try {
-    return await promise;
-  } finally {
-    clearInterval(keepAlive);
+    const store = await openHooked(tmp.path, options);
+    return {
+      store,
+      path: tmp.path,
+      dir: tmp.dir,
+      async [Symbol.asyncDispose]() {
+        try {
+          await store.close();
+        } finally {
+          await tmp[Symbol.asyncDispose]();
+        }
+      },
+    };
+  } catch (error) {
+    await tmp[Symbol.asyncDispose]();
+    throw error;
   }
 }
 
@@ -83,25 +80,21 @@ Deno.test("BuntStore.save() writes buntdb's record format with whole seconds", a
 });
 
 Deno.test("BuntStore.open() loads a log written by Go buntdb", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const path = `${dir}/go.db`;
-    const future = Math.floor(Date.now() / 1000) + 3600;
-    await Deno.writeTextFile(
-      path,
-      "*3\r\n$3\r\nset\r\n$4\r\nkeep\r\n$2\r\nno\r\n" +
-        `*5\r\n$3\r\nSET\r\n$3\r\nttl\r\n$3\r\nyes\r\n$2\r\nAE\r\n$10\r\n${future}\r\n` +
-        "*3\r\n$3\r\nset\r\n$4\r\ngone\r\n$1\r\nx\r\n" +
-        "*2\r\n$3\r\nDel\r\n$4\r\ngone\r\n",
-    );
-    await using store = await BuntStore.open(path);
-    assert.equal(text(await store.find("keep")), "no");
-    assert.equal(text(await store.find("ttl")), "yes");
-    assert.equal(await store.find("gone"), undefined);
-    assert.equal(store.size, 2);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using tmp = await tempDir();
+  const path = tmp.path;
+  const future = Math.floor(Date.now() / 1000) + 3600;
+  await Deno.writeTextFile(
+    path,
+    "*3\r\n$3\r\nset\r\n$4\r\nkeep\r\n$2\r\nno\r\n" +
+      `*5\r\n$3\r\nSET\r\n$3\r\nttl\r\n$3\r\nyes\r\n$2\r\nAE\r\n$10\r\n${future}\r\n` +
+      "*3\r\n$3\r\nset\r\n$4\r\ngone\r\n$1\r\nx\r\n" +
+      "*2\r\n$3\r\nDel\r\n$4\r\ngone\r\n",
+  );
+  await using store = await BuntStore.open(path);
+  assert.equal(text(await store.find("keep")), "no");
+  assert.equal(text(await store.find("ttl")), "yes");
+  assert.equal(await store.find("gone"), undefined);
+  assert.equal(store.size, 2);
 });
 
 Deno.test("BuntStore.find() returns undefined after expiry, before any sweep", async () => {
