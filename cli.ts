@@ -66,6 +66,34 @@ export { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./_cli/output.ts";
  *
  * const code = await main(["verify", "--quiet", "data/sessions.db"]);
  * if (code !== 0) console.error("the session log is damaged");
+ * ``` *
+ * @example Reading a `--json` report (needs --allow-read)
+ * ```ts ignore
+ * import { EXIT_OK, main } from "@x/buntstore/cli";
+ *
+ * const chunks: string[] = [];
+ * const decoder = new TextDecoder();
+ * const code = await main(["stats", "--json", "data/sessions.db"], {
+ *   stdout: (bytes) => chunks.push(decoder.decode(bytes)),
+ * });
+ * if (code === EXIT_OK) {
+ *   const report = JSON.parse(chunks.join(""));
+ *   console.log(report.liveSessions, report.reclaimableBytes);
+ * }
+ * ```
+ *
+ * @example Telling a usage error from a failure
+ * ```ts
+ * import { EXIT_USAGE, main } from "@x/buntstore/cli";
+ * import assert from "node:assert/strict";
+ *
+ * const errors: string[] = [];
+ * const code = await main(["verify"], { // FILE is missing
+ *   stdout: () => {},
+ *   stderr: (bytes) => errors.push(new TextDecoder().decode(bytes)),
+ * });
+ * assert.equal(code, EXIT_USAGE);
+ * assert.match(errors[0]!, /^buntstore: missing FILE/);
  * ```
  */
 export async function main(
