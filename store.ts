@@ -8,7 +8,7 @@
 import { type LogFile, openAndRecover, setRecordBytes } from "./aof.ts";
 import { StoreClosedError } from "./errors.ts";
 import { type Entry, Keyspace } from "./_store/keyspace.ts";
-import { hooksOf, type StoreHooks } from "./_store/hooks.ts";
+import { everySecond, hooksOf, type StoreHooks } from "./_store/hooks.ts";
 import { compact, type CompactionTarget } from "./_store/compactor.ts";
 import { Sweeper } from "./_store/sweeper.ts";
 import { type SyncPolicy, WriteQueue } from "./_store/write_queue.ts";
@@ -67,7 +67,7 @@ export class BuntStore implements SessionStore, AsyncDisposable {
   readonly #keyspace = new Keyspace();
   readonly #owners = new OwnerIndex();
   readonly #sweeper: Sweeper;
-  #housekeeping: ReturnType<typeof setInterval> | undefined;
+  #stopHousekeeping: (() => void) | undefined;
   #queue: WriteQueue | undefined;
   #rawFile: Deno.FsFile | undefined;
   #compaction: Promise<void> | undefined;
@@ -348,9 +348,8 @@ export class BuntStore implements SessionStore, AsyncDisposable {
     // append moves (bringing expired entries back): rewrite them as `ae`
     // before anything is appended.
     if (legacy) await this.shrink();
-    const everySecond = setInterval(() => this.#tick(), 1000);
-    Deno.unrefTimer(everySecond);
-    this.#housekeeping = everySecond;
+    const start = this.#hooks.startHousekeeping ?? everySecond;
+    this.#stopHousekeeping = start(() => this.#tick());
   }
 
   /** The once-a-second housekeeping: fsync when dirty, auto-compaction. */
@@ -431,7 +430,7 @@ export class BuntStore implements SessionStore, AsyncDisposable {
 
   async #shutDown(): Promise<void> {
     this.#sweeper.stop();
-    clearInterval(this.#housekeeping);
+    this.#stopHousekeeping?.();
     // A running compaction sees the close and stops early.
     await this.#compaction?.catch(() => {});
     try {

@@ -98,11 +98,45 @@ export function openHooked(
   path: string,
   options: BuntStoreOptions & StoreHooks,
 ): Promise<BuntStore> {
-  const { wrapFile, ...rest } = options;
-  return BuntStore.open(
-    path,
-    withHooks(rest, wrapFile === undefined ? {} : { wrapFile }),
-  );
+  const { wrapFile, startHousekeeping, ...rest } = options;
+  const hooks: StoreHooks = {};
+  if (wrapFile !== undefined) hooks.wrapFile = wrapFile;
+  if (startHousekeeping !== undefined) {
+    hooks.startHousekeeping = startHousekeeping;
+  }
+  return BuntStore.open(path, withHooks(rest, hooks));
+}
+
+/**
+ * Housekeeping ticks driven by the test: pass `start` as the
+ * `startHousekeeping` hook of one or more stores, then call `tick()` where
+ * a second would pass.
+ */
+export class ManualHousekeeping {
+  readonly #ticks = new Set<() => void>();
+
+  /** The hook: keeps the store's tick instead of starting a timer. */
+  readonly start = (tick: () => void): () => void => {
+    this.#ticks.add(tick);
+    return () => this.#ticks.delete(tick);
+  };
+
+  /** Whether a store started its timer and has not stopped it. */
+  get running(): boolean {
+    return this.#ticks.size > 0;
+  }
+
+  /** Runs one tick of every running store, synchronously. */
+  tick(): void {
+    if (!this.running) throw new Error("housekeeping not running");
+    for (const tick of this.#ticks) tick();
+  }
+
+  /** Runs one tick, then lets the fsync it started reach the file. */
+  async tickAndWait(): Promise<void> {
+    this.tick();
+    await tick();
+  }
 }
 
 /** The live contents of a store, values decoded as UTF-8 for readable diffs. */

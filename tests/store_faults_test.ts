@@ -1,6 +1,7 @@
 /**
- * Fault injection through the internal `wrapFile` test hook: failing writes and fsyncs,
- * group commit, the everysecond timer and the fsync at close.
+ * Fault injection through the internal `wrapFile` test hook: failing writes
+ * and fsyncs, group commit, the everysecond fsync (on housekeeping ticks the
+ * test drives) and the fsync at close.
  */
 
 import assert from "node:assert/strict";
@@ -10,6 +11,7 @@ import {
   bytes,
   contents,
   FIXED_NOW,
+  ManualHousekeeping,
   openHooked,
   prng,
   seedFromEnv,
@@ -280,39 +282,37 @@ Deno.test('BuntStore.save() with sync "always" shares fsyncs between concurrent 
   });
 });
 
-Deno.test('BuntStore with sync "everysecond" fsyncs about once a second and only when dirty', async () => {
+Deno.test('BuntStore with sync "everysecond" fsyncs once per housekeeping tick, only when dirty', async () => {
   await using tmp = await tempDir();
   const faults = new Faults();
+  const housekeeping = new ManualHousekeeping();
   const store = await openHooked(tmp.path, {
     sync: "everysecond",
     now,
     wrapFile: faults.wrap,
+    startHousekeeping: housekeeping.start,
   });
   try {
-    const start = performance.now();
-    let i = 0;
-    while (performance.now() - start < 2_300) {
-      await store.save(`k${i % 100}`, bytes(`v${i++}`), expiry);
-      await sleep(5);
+    assert.ok(housekeeping.running, "open() started no housekeeping");
+    await housekeeping.tickAndWait();
+    assert.equal(faults.syncCalls, 0, "fsynced a clean log");
+    for (let i = 0; i < 20; i++) {
+      await store.save(`k${i}`, bytes(`v${i}`), expiry);
     }
-    const dirtySeconds = (performance.now() - start) / 1000;
-    const whileDirty = faults.syncCalls;
-    console.log(
-      `${i} saves over ${dirtySeconds.toFixed(1)} s: ${whileDirty} fsyncs`,
-    );
-    assert.ok(whileDirty >= 1, "the timer never fsynced");
-    assert.ok(
-      whileDirty <= Math.ceil(dirtySeconds) + 1,
-      `${whileDirty} fsyncs`,
-    );
-    // Let the last dirty write be synced, then stay idle: no more fsyncs.
-    await sleep(1_100);
-    const settled = faults.syncCalls;
-    await sleep(1_100);
-    assert.equal(faults.syncCalls, settled, "fsynced while clean");
+    assert.equal(faults.syncCalls, 0, "a save waited for an fsync");
+    await housekeeping.tickAndWait();
+    assert.equal(faults.syncCalls, 1, "20 dirty saves, one tick");
+    await housekeeping.tickAndWait();
+    await housekeeping.tickAndWait();
+    assert.equal(faults.syncCalls, 1, "fsynced while clean");
+    await store.save("k0", bytes("again"), expiry);
+    await housekeeping.tickAndWait();
+    assert.equal(faults.syncCalls, 2);
   } finally {
     await store.close();
   }
+  assert.ok(!housekeeping.running, "close() left the timer running");
+  assert.equal(faults.syncCalls, 2, "close() fsynced a clean log");
 });
 
 Deno.test("BuntStore.close() fsyncs written data", async (t) => {
