@@ -348,6 +348,7 @@ function printStats(out: Output, report: StatsReport, now: number): void {
     ["file", report.file],
     ["live sessions", formatCount(report.liveSessions)],
     ["expired, still in file", formatCount(report.expiredPresent)],
+    ["owner index keys", formatCount(report.ownerIndexKeys)],
     [
       "records",
       `${formatCount(report.records)} (${formatCount(report.sets)} set, ${

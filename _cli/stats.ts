@@ -6,6 +6,7 @@
  */
 
 import { setRecordBytes } from "../aof.ts";
+import { INDEX_KEY_PREFIX } from "../_store/owner_index.ts";
 
 /** The `stats --json` report. */
 export interface StatsReport {
@@ -15,6 +16,8 @@ export interface StatsReport {
   liveSessions: number;
   /** Sessions whose last record is a `set` that has expired since. */
   expiredPresent: number;
+  /** Live owner index keys (`\0owner\0…`): not sessions, not counted above. */
+  ownerIndexKeys: number;
   /** Complete records, empty ones included. */
   records: number;
   /** `set` records. */
@@ -67,13 +70,23 @@ export function summarize(
   const histogram: Record<string, number> = {};
   for (const [label] of BUCKETS) histogram[label] = 0;
   let live = 0;
+  let indexKeys = 0;
+  let expired = 0;
   let compacted = 0;
   let oldest = Infinity;
   let newest = -Infinity;
   for (const [key, { expiresAt, bytes }] of entries) {
-    if (expiresAt <= now) continue;
-    live++;
+    const isIndexKey = key.startsWith(INDEX_KEY_PREFIX);
+    if (expiresAt <= now) {
+      if (!isIndexKey) expired++;
+      continue;
+    }
     compacted += setRecordBytes(utf8Length(key), bytes, expiresAt);
+    if (isIndexKey) {
+      indexKeys++;
+      continue;
+    }
+    live++;
     if (expiresAt < oldest) oldest = expiresAt;
     if (expiresAt !== Infinity && expiresAt > newest) newest = expiresAt;
     const left = expiresAt - now;
@@ -85,7 +98,8 @@ export function summarize(
   return {
     file,
     liveSessions: live,
-    expiredPresent: entries.size - live,
+    expiredPresent: expired,
+    ownerIndexKeys: indexKeys,
     records: scan.records,
     sets: counts.set,
     dels: counts.del,

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { BuntStore } from "../mod.ts";
 import { bytes, FIXED_NOW, tempDir } from "./_fixtures.ts";
+import { json, run } from "./_cli_helpers.ts";
 
 const now = () => FIXED_NOW;
 const HOUR = 3_600_000;
@@ -91,4 +92,18 @@ Deno.test("BuntStore refuses a token that starts with the owner index's prefix",
     RangeError,
   );
   assert.equal(store.size, 0);
+});
+
+Deno.test("cli stats counts owner index keys apart from sessions", async () => {
+  await using dir = await tempDir();
+  {
+    await using store = await BuntStore.open(dir.path, { now });
+    await writeHistory(store);
+  }
+  const result = await run(["stats", "--json", dir.path], { now: FIXED_NOW });
+  assert.equal(result.code, 0);
+  const report = json(result);
+  assert.equal(report.liveSessions, 6);
+  assert.equal(report.ownerIndexKeys, 4);
+  assert.equal(report.expiredPresent, 0);
 });
