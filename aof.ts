@@ -16,6 +16,7 @@ import {
 
 import { findHiddenRecord, ReadWindow } from "./_aof/read_window.ts";
 import {
+  LOG_MODE,
   parentDirectory,
   removeIfPresent,
   tempPath,
@@ -132,10 +133,12 @@ export async function openLocked(path: string): Promise<Deno.FsFile> {
   // A compaction can swap the file between our open and our lock, so check
   // that the locked inode is still the one at `path`.
   for (let attempt = 0; attempt < 3; attempt++) {
+    // Tokens are secrets: a new log is for its owner's eyes only.
     const file = await Deno.open(path, {
       read: true,
       append: true,
       create: true,
+      mode: LOG_MODE,
     });
     if (!(await file.tryLock(true))) {
       file.close();

@@ -5,6 +5,7 @@
  */
 
 import {
+  LOG_MODE,
   parentDirectory,
   removeIfPresent,
   tempPath,
@@ -31,20 +32,35 @@ export class CompactionFile {
   }
 
   /**
-   * Creates the locked temp file for the log at `path`.
+   * Creates the locked temp file for the log at `path`, with the log's
+   * mode (0600 until then, so no other user sees a byte of it).
    *
    * @param copyFrom Live-log offset where the snapshot was taken.
    */
   static async create(path: string, copyFrom: number): Promise<CompactionFile> {
+    const { mode } = await Deno.stat(path);
+    const temp = tempPath(path);
+    await removeIfPresent(temp);
     // Append mode, like the live log, so writes after a failed write's
     // truncation land at the end and not after a hole.
-    await removeIfPresent(tempPath(path));
-    const file = await Deno.open(tempPath(path), {
+    const file = await Deno.open(temp, {
       read: true,
       append: true,
       createNew: true,
+      mode: LOG_MODE,
     });
-    await file.lock(true);
+    try {
+      await file.lock(true);
+      // The rename must not change who can read the log: the mode given at
+      // creation went through the umask, so set the log's exactly.
+      if (mode !== null && (mode & 0o7777) !== LOG_MODE) {
+        await Deno.chmod(temp, mode & 0o7777);
+      }
+    } catch (error) {
+      file.close();
+      await removeIfPresent(temp);
+      throw error;
+    }
     return new CompactionFile(path, file, copyFrom);
   }
 

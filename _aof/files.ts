@@ -4,6 +4,9 @@
  * @module
  */
 
+/** Mode of a new log or compaction temp file: owner read and write. */
+export const LOG_MODE = 0o600;
+
 /** Path of the compaction temp file for the log at `path`. */
 export function tempPath(path: string): string {
   return `${path}.tmp`;
