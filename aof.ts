@@ -16,8 +16,9 @@ import {
 
 import { findHiddenRecord, ReadWindow } from "./_aof/read_window.ts";
 import {
+  cannotOpen,
   LOG_MODE,
-  parentDirectory,
+  realLogPath,
   removeIfPresent,
   tempPath,
   writeAll,
@@ -31,7 +32,12 @@ export {
   type ResilientScan,
   scanResilient,
 } from "./_aof/resilient_scan.ts";
-export { parentDirectory, syncDirectory, writeAll } from "./_aof/files.ts";
+export {
+  cannotOpen,
+  parentDirectory,
+  syncDirectory,
+  writeAll,
+} from "./_aof/files.ts";
 
 /** The file operations the log uses; tests wrap them to inject faults. */
 export interface LogFile {
@@ -121,20 +127,31 @@ export async function scanLog(
   }
 }
 
+/** A log opened and locked by {@linkcode openLocked}. */
+export interface LockedLog {
+  /** The locked handle, open for reading and appending. */
+  file: Deno.FsFile;
+  /**
+   * The log's absolute, symlink-free path, resolved once at open: where
+   * compactions write their temp file and what they rename over.
+   */
+  realPath: string;
+}
+
 /**
- * Opens and locks the log at `path` for appending, creating it and its
- * directory if missing, and removes a compaction temp file left by a crash.
+ * Opens and locks the log at `path` for appending, creating it (mode 0600)
+ * and its directory if missing, and removes a compaction temp file left by
+ * a crash.
  *
  * @throws {StoreLockedError} When another handle holds the lock.
  */
-export async function openLocked(path: string): Promise<Deno.FsFile> {
-  const directory = parentDirectory(path);
-  if (directory !== "") await Deno.mkdir(directory, { recursive: true });
+export async function openLocked(path: string): Promise<LockedLog> {
+  const realPath = await realLogPath(path);
   // A compaction can swap the file between our open and our lock, so check
-  // that the locked inode is still the one at `path`.
+  // that the locked inode is still the one at `realPath`.
   for (let attempt = 0; attempt < 3; attempt++) {
     // Tokens are secrets: a new log is for its owner's eyes only.
-    const file = await Deno.open(path, {
+    const file = await Deno.open(realPath, {
       read: true,
       append: true,
       create: true,
@@ -146,19 +163,19 @@ export async function openLocked(path: string): Promise<Deno.FsFile> {
     }
     let same: boolean;
     try {
-      same = await isStillAt(file, path);
+      same = await isStillAt(file, realPath);
     } catch (error) {
       file.close();
       throw cannotOpen(
         path,
-        error,
         "cannot check that the locked log is still at its path",
         "check the permissions of the file and its directory",
+        error,
       );
     }
     if (same) {
-      await removeIfPresent(tempPath(path));
-      return file;
+      await removeIfPresent(tempPath(realPath));
+      return { file, realPath };
     }
     file.close();
   }
@@ -180,36 +197,8 @@ async function isStillAt(file: Deno.FsFile, path: string): Promise<boolean> {
   return current !== undefined && current.ino === opened.ino;
 }
 
-/**
- * The error for a failure while opening the log at `path`, in the form
- * `Cannot open store at "<path>": <what> (<cause>); <hint>`. A Deno I/O
- * error keeps its class, so callers can still test for it.
- */
-export function cannotOpen(
-  path: string,
-  cause: unknown,
-  what: string,
-  hint: string,
-): Error {
-  const detail = cause instanceof Error ? cause.message : String(cause);
-  const message =
-    `Cannot open store at "${path}": ${what} (${detail}); ${hint}`;
-  const Class = cause instanceof Error && isDenoError(cause)
-    ? cause.constructor as ErrorConstructor
-    : Error;
-  return new Class(message, { cause });
-}
-
-function isDenoError(error: Error): boolean {
-  return Object.values(Deno.errors).some((Class) =>
-    error.constructor === Class
-  );
-}
-
 /** A locked log, replayed and cut back to its last complete record. */
-export interface RecoveredLog {
-  /** The locked handle, open for reading and appending. */
-  file: Deno.FsFile;
+export interface RecoveredLog extends LockedLog {
   /** Its size, which is where the next record goes. */
   size: number;
   /** Bytes of a torn last write that were cut off. */
@@ -232,7 +221,7 @@ export async function openAndRecover(
   onRecord: ScanOptions["onRecord"],
   now: number = Date.now(),
 ): Promise<RecoveredLog> {
-  const file = await openLocked(path);
+  const { file, realPath } = await openLocked(path);
   try {
     const stat = await file.stat();
     const scan = await scanLog(file, {
@@ -247,6 +236,7 @@ export async function openAndRecover(
     }
     return {
       file,
+      realPath,
       size: scan.validEnd,
       recoveredBytes,
       records: scan.records,

@@ -60,6 +60,8 @@ export const MEMORY_PATH = ":memory:";
  */
 export class BuntStore implements SessionStore, AsyncDisposable {
   readonly #path: string;
+  /** The log's real path, resolved at open; compactions use it. */
+  #filePath = "";
   readonly #policy: SyncPolicy;
   readonly #options: BuntStoreOptions;
   readonly #hooks: StoreHooks;
@@ -335,6 +337,7 @@ export class BuntStore implements SessionStore, AsyncDisposable {
       }
     }, now);
     this.#rawFile = log.file;
+    this.#filePath = log.realPath;
     this.#recordsLoaded = log.records;
     this.#recoveredBytes = log.recoveredBytes;
     this.#queue = new WriteQueue(this.#logFile(log.file), {
@@ -381,7 +384,7 @@ export class BuntStore implements SessionStore, AsyncDisposable {
   async #runCompaction(): Promise<void> {
     try {
       const target: CompactionTarget = {
-        path: this.#path,
+        path: this.#filePath,
         queue: this.#queue!,
         entries: () => snapshotEntries(this.#keyspace, this.#owners),
         now: this.#now,

@@ -42,6 +42,72 @@ export function parentDirectory(path: string): string {
   return slash === 0 ? "/" : path.slice(0, slash);
 }
 
+/**
+ * The absolute, symlink-free path of the log at `path`, fixed at open: a
+ * compaction's rename then replaces the real file (not a symlink to it), in
+ * the directory the log was opened in (not the one a later `Deno.chdir`
+ * moved to). For a new log, its directory (created if missing) is resolved.
+ *
+ * @throws {Error} When `path` is a symlink to a missing file.
+ */
+export async function realLogPath(path: string): Promise<string> {
+  try {
+    return await Deno.realPath(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  const directory = parentDirectory(path);
+  if (directory !== "") await Deno.mkdir(directory, { recursive: true });
+  if ((await lstatIfPresent(path))?.isSymlink) {
+    throw cannotOpen(
+      path,
+      "it is a symbolic link to a missing file",
+      "create the file it points to, or give the store a real path",
+    );
+  }
+  const realDirectory = await Deno.realPath(directory === "" ? "." : directory);
+  const name = path.slice(path.lastIndexOf("/") + 1);
+  return `${realDirectory === "/" ? "" : realDirectory}/${name}`;
+}
+
+/**
+ * The error for a failure while opening the log at `path`, in the form
+ * `Cannot open store at "<path>": <what> (<cause>); <hint>`. A Deno I/O
+ * error keeps its class, so callers can still test for it.
+ */
+export function cannotOpen(
+  path: string,
+  what: string,
+  hint: string,
+  cause?: unknown,
+): Error {
+  const detail = cause === undefined
+    ? ""
+    : ` (${cause instanceof Error ? cause.message : String(cause)})`;
+  const message = `Cannot open store at "${path}": ${what}${detail}; ${hint}`;
+  const Class = cause instanceof Error && isDenoError(cause)
+    ? cause.constructor as ErrorConstructor
+    : Error;
+  return new Class(message, cause === undefined ? undefined : { cause });
+}
+
+function isDenoError(error: Error): boolean {
+  return Object.values(Deno.errors).some((Class) =>
+    error.constructor === Class
+  );
+}
+
+async function lstatIfPresent(
+  path: string,
+): Promise<Deno.FileInfo | undefined> {
+  try {
+    return await Deno.lstat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
+
 /** Removes `path`; a missing file is not an error. */
 export async function removeIfPresent(path: string): Promise<void> {
   try {

@@ -6,14 +6,15 @@
  * @module
  */
 
-import { openLocked } from "../aof.ts";
+import { type LockedLog, openLocked } from "../aof.ts";
 import { CorruptLogError, StoreLockedError } from "../errors.ts";
 import { BuntStore, type BuntStoreOptions } from "../store.ts";
 import { CliError } from "./output.ts";
 
 /**
  * Locks the existing log at `path` like `BuntStore.open` does, without
- * replaying or truncating it; close the handle (`using`) to unlock.
+ * replaying or truncating it; close the handle to unlock. Changes that
+ * replace the file go to its `realPath`.
  *
  * @param verb The command, for messages.
  * @throws {CliError} When the file is missing or locked.
@@ -21,7 +22,7 @@ import { CliError } from "./output.ts";
 export async function lockForChange(
   path: string,
   verb: string,
-): Promise<Deno.FsFile> {
+): Promise<LockedLog> {
   await assertExists(path, verb);
   try {
     return await openLocked(path);

@@ -73,11 +73,12 @@ export async function repairCommand(
   path: string,
   flags: RepairFlags,
 ): Promise<number> {
-  using file = await lockForChange(path, "repair");
+  const { file: locked, realPath } = await lockForChange(path, "repair");
+  using file = locked;
   const stat = await file.stat();
   // With --skip the repaired log is written during the one scan, and only
   // swapped in if the scan finds something to repair.
-  const rewrite = flags.skip ? await Rewrite.create(path) : undefined;
+  const rewrite = flags.skip ? await Rewrite.create(realPath) : undefined;
   try {
     return await repairLocked(out, path, flags, file, stat, rewrite);
   } finally {

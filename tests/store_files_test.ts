@@ -48,3 +48,85 @@ Deno.test("buntstore load creates a new log with mode 0600", async () => {
   assert.equal(result.code, 0, result.stderr);
   assert.equal((await modeOf(tmp.path)).toString(8), "600");
 });
+
+Deno.test("BuntStore.shrink() of a log opened through a symlink compacts the real file and keeps the link", async () => {
+  await using tmp = await tempDir();
+  const real = `${tmp.dir}/real.db`;
+  const link = `${tmp.dir}/link.db`;
+  await Deno.symlink("real.db", link);
+  await Deno.writeFile(real, new Uint8Array(0));
+  const store = await BuntStore.open(link, { now });
+  try {
+    for (let i = 0; i < 10; i++) await store.save("a", bytes(`v${i}`), expiry);
+    await store.shrink();
+    await store.save("b", bytes("after the shrink"), expiry);
+    assert.ok((await Deno.lstat(link)).isSymlink, "the link was replaced");
+    // The lock moved to the compacted real file.
+    await assert.rejects(BuntStore.open(real), /locked/);
+  } finally {
+    await store.close();
+  }
+  await using reopened = await BuntStore.open(real, { now });
+  assert.deepEqual(await reopened.find("a"), bytes("v9"));
+  assert.deepEqual(await reopened.find("b"), bytes("after the shrink"));
+  assert.deepEqual(
+    (await Array.fromAsync(Deno.readDir(tmp.dir))).map((e) => e.name).sort(),
+    ["link.db", "real.db"],
+  );
+});
+
+Deno.test("BuntStore opened by a relative path keeps using that file after Deno.chdir()", async () => {
+  await using home = await tempDir();
+  await using elsewhere = await tempDir();
+  const cwd = Deno.cwd();
+  Deno.chdir(home.dir);
+  let store: BuntStore | undefined;
+  try {
+    store = await BuntStore.open("s.db", { now });
+    await store.save("a", bytes("1"), expiry);
+    Deno.chdir(elsewhere.dir);
+    await store.save("a", bytes("2"), expiry);
+    await store.shrink();
+    await store.save("b", bytes("3"), expiry);
+  } finally {
+    await store?.close();
+    Deno.chdir(cwd);
+  }
+  assert.deepEqual(
+    await Array.fromAsync(Deno.readDir(elsewhere.dir)),
+    [],
+    "the compaction wrote into the new working directory",
+  );
+  await using reopened = await BuntStore.open(`${home.dir}/s.db`, { now });
+  assert.deepEqual(await reopened.find("a"), bytes("2"));
+  assert.deepEqual(await reopened.find("b"), bytes("3"));
+});
+
+Deno.test("buntstore repair --skip through a symlink rewrites the real file and keeps the link", async () => {
+  await using tmp = await tempDir();
+  const real = `${tmp.dir}/real.db`;
+  const link = `${tmp.dir}/link.db`;
+  await Deno.symlink("real.db", link);
+  const good = "*3\r\n$3\r\nset\r\n$1\r\na\r\n$1\r\n1\r\n";
+  await Deno.writeTextFile(real, `${good}*3\r\n$3\r\nset\r\n$1\r\nb!!!${good}`);
+  const result = await run(["repair", "-q", "--skip", link]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.ok((await Deno.lstat(link)).isSymlink, "the link was replaced");
+  assert.equal(await Deno.readTextFile(real), good + good);
+});
+
+Deno.test("BuntStore.open() refuses a symlink to a missing file instead of creating a log a shrink would unlink", async () => {
+  await using tmp = await tempDir();
+  const link = `${tmp.dir}/link.db`;
+  await Deno.symlink("missing.db", link);
+  await assert.rejects(
+    BuntStore.open(link),
+    new RegExp(
+      `^Error: Cannot open store at "${link}": it is a symbolic link to a missing file; `,
+    ),
+  );
+  await assert.rejects(
+    Deno.stat(`${tmp.dir}/missing.db`),
+    Deno.errors.NotFound,
+  );
+});
