@@ -21,19 +21,90 @@
  */
 
 import { Buffer } from "node:buffer";
+import { createHash } from "node:crypto";
 import { createClient, RESP_TYPES } from "@redis/client";
 import type { RedisClientOptions } from "@redis/client";
 import { assertToken, checkSave } from "./_session_store/validate.ts";
 import { StoreClosedError } from "./errors.ts";
-import type { SessionStore } from "./session_store.ts";
+import type { OwnerOptions, SessionStore } from "./session_store.ts";
 
 /** The default key prefix: a token `t` is kept under the key `session:t`. */
 export const DEFAULT_REDIS_PREFIX = "session:";
 
+/**
+ * Follows the prefix in the key of an owner's index: owner `ada` is indexed
+ * under `session:\0owner\0ada`. Tokens starting with it are refused, so an
+ * index key is never a session key (the same rule as `BuntStore`'s).
+ */
+const OWNER_MARK = "\u0000owner\u0000";
+const OWNER_MARK_BYTES = Buffer.from(OWNER_MARK);
+
 // Replies as Buffers, so values and keys come back byte for byte.
 const BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer };
 const MAX_RECONNECT_DELAY_MS = 2000;
-const decoder = new TextDecoder();
+// Keeps a leading U+FEFF, which the default decoder drops from a token.
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/** A Lua script, run with `EVALSHA` and sent whole only when Redis lacks it. */
+interface Script {
+  source: string;
+  sha: string;
+}
+
+function script(source: string): Script {
+  return { source, sha: createHash("sha1").update(source).digest("hex") };
+}
+
+// One script per write, so the session and its index change together: no
+// reader, crash or failover sees a live session missing from its owner's
+// index. KEYS[1] is the session key, also the member in the sorted sets.
+// ARGV: data, expiry (Unix ms), "1" when KEYS[2] is the new owner's index;
+// the key after it, if any, is the previous owner's index.
+const SAVE = script(`
+local previous = 2
+if ARGV[3] == "1" then
+  redis.call("ZADD", KEYS[2], "GT", ARGV[2], KEYS[1])
+  local top = redis.call("ZRANGE", KEYS[2], -1, -1, "WITHSCORES")
+  redis.call("PEXPIREAT", KEYS[2], top[2])
+  previous = 3
+end
+redis.call("SET", KEYS[1], ARGV[1], "PXAT", ARGV[2])
+if KEYS[previous] then redis.call("ZREM", KEYS[previous], KEYS[1]) end
+return 1
+`);
+
+// KEYS[1] is the session key; the rest are indexes to drop it from.
+const DELETE = script(`
+redis.call("DEL", KEYS[1])
+for i = 2, #KEYS do redis.call("ZREM", KEYS[i], KEYS[1]) end
+return 1
+`);
+
+// KEYS[1] is an owner's index. Drops its expired members (by the server's
+// clock, the one that expires the sessions) and those whose session is
+// gone; returns member, data, member, data, ... The members are session
+// keys the script reads without declaring them, which only Redis Cluster
+// would refuse (and the store does not support Cluster).
+const FIND_BY_OWNER = script(`
+local time = redis.call("TIME")
+local now = string.format("%d", time[1] * 1000 + math.floor(time[2] / 1000))
+redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", now)
+local members = redis.call("ZRANGE", KEYS[1], 0, -1)
+local found = {}
+for start = 1, #members, 1000 do
+  local batch = {unpack(members, start, math.min(start + 999, #members))}
+  local values = redis.call("MGET", unpack(batch))
+  for i, member in ipairs(batch) do
+    if values[i] then
+      found[#found + 1] = member
+      found[#found + 1] = values[i]
+    else
+      redis.call("ZREM", KEYS[1], member)
+    end
+  end
+end
+return found
+`);
 
 /**
  * The part of a node-redis client that {@linkcode RedisStore} uses. A client
@@ -86,6 +157,14 @@ export interface RedisConnectOptions extends RedisStoreOptions {
  * `SET key value PXAT <expiry>` so Redis expires it at the session's absolute
  * deadline, `SCAN` (never `KEYS`) to list.
  *
+ * The owner index (for `SessionManager`'s `index` option) is one sorted set
+ * per owner, `<prefix>\0owner\0<owner>`, whose members are the session keys
+ * scored by their expiry; the set itself expires with its latest member. It
+ * changes in the same Lua script as the session, and
+ * {@linkcode RedisStore.findByOwner} prunes it when it reads it. Tokens
+ * starting with `"\0owner\0"` are refused. Redis 6.2 or later; not Redis
+ * Cluster (a save touches keys in different slots).
+ *
  * Values are binary-safe. Expiry is Redis's own, by the Redis server's
  * clock; keep the clocks of the app servers and Redis in sync (NTP).
  *
@@ -120,6 +199,8 @@ export class RedisStore implements SessionStore, AsyncDisposable {
   readonly #prefix: string;
   /** The prefix's length in UTF-8 bytes, to cut it off listed keys. */
   readonly #prefixLength: number;
+  /** Starts the key of every owner's index: the prefix and the mark. */
+  readonly #ownerPrefix: string;
   readonly #scanCount: string;
   readonly #name: string;
   #closed = false;
@@ -224,6 +305,7 @@ export class RedisStore implements SessionStore, AsyncDisposable {
     this.#closeClient = closeClient;
     this.#prefix = prefix;
     this.#prefixLength = new TextEncoder().encode(prefix).length;
+    this.#ownerPrefix = prefix + OWNER_MARK;
     this.#scanCount = String(scanCount);
     this.#name = name ?? `redis (prefix "${prefix}")`;
   }
@@ -233,6 +315,8 @@ export class RedisStore implements SessionStore, AsyncDisposable {
    *
    * @param token The session token.
    * @returns The data, or `undefined` when missing or expired.
+   * @throws {RangeError} When the token is empty, too long, or starts with
+   * the owner index's reserved `"\0owner\0"`.
    * @throws {StoreClosedError} After `close()`.
    * @throws {Error} When Redis cannot be reached or answers with an error.
    *
@@ -251,6 +335,7 @@ export class RedisStore implements SessionStore, AsyncDisposable {
   async find(token: string): Promise<Uint8Array | undefined> {
     this.#assertOpen();
     assertToken(token);
+    assertNotReserved(token);
     const reply = await this.#send(["GET", this.#prefix + token]);
     return reply === null ? undefined : toBytes(reply);
   }
@@ -259,11 +344,20 @@ export class RedisStore implements SessionStore, AsyncDisposable {
    * Saves `data` under `token` until `expiry` with `SET ... PXAT`; an expiry
    * that has passed deletes the key.
    *
+   * With `options.owner`, the same Lua script also adds the key to that
+   * owner's sorted set with `ZADD ... GT` (its score only ever rises to the
+   * latest expiry) and sets the set's expiry to its highest score; with
+   * `options.previousOwner`, it removes the key from that owner's set. One
+   * round trip either way (two the first time Redis lacks the script).
+   *
    * @param token The session token.
    * @param data The bytes to keep.
    * @param expiry When the entry expires.
+   * @param options The owner to index it under, for
+   * {@linkcode RedisStore.findByOwner}, and the one it was indexed under.
    * @throws {TypeError} When an argument has the wrong type.
-   * @throws {RangeError} When the token is empty or too long, or the date is invalid.
+   * @throws {RangeError} When the token is empty, too long, or starts with
+   * `"\0owner\0"`, or the date is invalid.
    * @throws {StoreClosedError} After `close()`.
    * @throws {Error} When Redis cannot be reached or answers with an error.
    *
@@ -283,23 +377,46 @@ export class RedisStore implements SessionStore, AsyncDisposable {
    * assert.equal(await store.find("t"), undefined);
    * ```
    */
-  async save(token: string, data: Uint8Array, expiry: Date): Promise<void> {
+  async save(
+    token: string,
+    data: Uint8Array,
+    expiry: Date,
+    options?: OwnerOptions,
+  ): Promise<void> {
     this.#assertOpen();
     const expiresAt = checkSave(token, data, expiry);
+    assertNotReserved(token);
+    const { owner, previousOwner } = checkOwners(options, "save session");
     const key = this.#prefix + token;
     if (expiresAt <= Date.now()) {
-      await this.#send(["DEL", key]);
+      await this.#remove(key, [owner, previousOwner]);
       return;
     }
     // Buffer.from copies, so the caller may reuse `data` at once.
     const value = Buffer.from(data);
-    await this.#send(["SET", key, value, "PXAT", String(expiresAt)]);
+    const at = String(expiresAt);
+    if (owner === undefined && previousOwner === undefined) {
+      await this.#send(["SET", key, value, "PXAT", at]);
+      return;
+    }
+    const keys = [key];
+    if (owner !== undefined) keys.push(this.#ownerPrefix + owner);
+    if (previousOwner !== undefined) {
+      keys.push(this.#ownerPrefix + previousOwner);
+    }
+    await this.#run(SAVE, keys, [value, at, owner === undefined ? "0" : "1"]);
   }
 
   /**
-   * Deletes `token`; no error when it is missing.
+   * Deletes `token`; no error when it is missing. With `options.owner`, the
+   * same Lua script removes it from that owner's sorted set (`DEL` and
+   * `ZREM`, one round trip).
    *
    * @param token The session token.
+   * @param options The owner it was last saved with.
+   * @throws {TypeError} When an argument has the wrong type.
+   * @throws {RangeError} When the token is empty, too long, or starts with
+   * `"\0owner\0"`.
    * @throws {StoreClosedError} After `close()`.
    * @throws {Error} When Redis cannot be reached or answers with an error.
    *
@@ -316,10 +433,74 @@ export class RedisStore implements SessionStore, AsyncDisposable {
    * await store.delete("t"); // missing: no error
    * ```
    */
-  async delete(token: string): Promise<void> {
+  async delete(token: string, options?: OwnerOptions): Promise<void> {
     this.#assertOpen();
     assertToken(token);
-    await this.#send(["DEL", this.#prefix + token]);
+    assertNotReserved(token);
+    const { owner } = checkOwners(options, "delete session");
+    await this.#remove(this.#prefix + token, [owner]);
+  }
+
+  /**
+   * Returns the live entries indexed under `owner`, in one round trip
+   * whatever the store's size: a Lua script drops the owner's expired
+   * members (`ZREMRANGEBYSCORE`), reads the rest (`ZRANGE`) and their data
+   * (`MGET`), and drops the members whose session is gone. It may return an
+   * entry that was saved with another owner since without `previousOwner`;
+   * `SessionManager` checks each entry's data.
+   *
+   * @param owner The owner passed to `save`.
+   * @returns A map from token to data.
+   * @throws {TypeError} When `owner` is not a string.
+   * @throws {StoreClosedError} After `close()`.
+   * @throws {Error} When Redis cannot be reached or answers with an error.
+   *
+   * @example Finding, moving and deleting one user's sessions
+   * ```ts ignore
+   * // Needs a Redis server and --allow-net --allow-env --allow-read --allow-sys.
+   * import { RedisStore } from "@x/buntstore/redis";
+   * import assert from "node:assert/strict";
+   *
+   * await using store = await RedisStore.connect("redis://127.0.0.1:6379", {
+   *   prefix: "example:owners:",
+   * });
+   * const expiry = new Date(Date.now() + 60_000);
+   * const data = new Uint8Array([1]);
+   * // Members of the sorted set "example:owners:\0owner\0ada".
+   * await store.save("a", data, expiry, { owner: "ada" });
+   * await store.save("b", data, expiry, { owner: "ada" });
+   * await store.save("c", data, expiry, { owner: "bob" });
+   * assert.deepEqual([...(await store.findByOwner("ada")).keys()].sort(), [
+   *   "a",
+   *   "b",
+   * ]);
+   * // "b" changes hands, "a" logs out.
+   * await store.save("b", data, expiry, { owner: "bob", previousOwner: "ada" });
+   * await store.delete("a", { owner: "ada" });
+   * assert.equal((await store.findByOwner("ada")).size, 0);
+   * assert.deepEqual([...(await store.findByOwner("bob")).keys()].sort(), [
+   *   "b",
+   *   "c",
+   * ]);
+   * ```
+   */
+  async findByOwner(owner: string): Promise<Map<string, Uint8Array>> {
+    this.#assertOpen();
+    checkOwner(owner, "owner", "find sessions");
+    const reply = await this.#run(
+      FIND_BY_OWNER,
+      [this.#ownerPrefix + owner],
+      [],
+    ) as Buffer[];
+    const found = new Map<string, Uint8Array>();
+    for (let i = 0; i + 1 < reply.length; i += 2) {
+      const key = reply[i]!;
+      found.set(
+        decoder.decode(key.subarray(this.#prefixLength)),
+        toBytes(reply[i + 1]),
+      );
+    }
+    return found;
   }
 
   /**
@@ -363,7 +544,7 @@ export class RedisStore implements SessionStore, AsyncDisposable {
         this.#scanCount,
       ]) as [Buffer, Buffer[]];
       cursor = reply[0].toString();
-      const keys = reply[1];
+      const keys = reply[1].filter((key) => !this.#isIndexKey(key));
       if (keys.length === 0) continue;
       const values = await this.#send(["MGET", ...keys]) as (Buffer | null)[];
       keys.forEach((key, i) => {
@@ -398,6 +579,39 @@ export class RedisStore implements SessionStore, AsyncDisposable {
     return this.#client.sendCommand(args, { typeMapping: BUFFERS });
   }
 
+  /** Runs `script` by its SHA-1, sending its source only when Redis lacks it. */
+  async #run(
+    script: Script,
+    keys: string[],
+    args: (string | Buffer)[],
+  ): Promise<unknown> {
+    const tail = [String(keys.length), ...keys, ...args];
+    try {
+      return await this.#send(["EVALSHA", script.sha, ...tail]);
+    } catch (error) {
+      // A restart, failover or SCRIPT FLUSH empties Redis's script cache.
+      if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) {
+        throw error;
+      }
+      return await this.#send(["EVAL", script.source, ...tail]);
+    }
+  }
+
+  /** Deletes a session key and drops it from the given owners' indexes. */
+  async #remove(key: string, owners: (string | undefined)[]): Promise<void> {
+    const indexes = owners.filter((owner) => owner !== undefined)
+      .map((owner) => this.#ownerPrefix + owner);
+    if (indexes.length === 0) await this.#send(["DEL", key]);
+    else await this.#run(DELETE, [key, ...indexes], []);
+  }
+
+  /** Whether a key `SCAN` found under the prefix is an owner's index. */
+  #isIndexKey(key: Buffer): boolean {
+    const end = this.#prefixLength + OWNER_MARK_BYTES.length;
+    return key.length >= end &&
+      key.subarray(this.#prefixLength, end).equals(OWNER_MARK_BYTES);
+  }
+
   #assertOpen(): void {
     if (this.#closed) throw new StoreClosedError(this.#name);
   }
@@ -411,6 +625,45 @@ function toBytes(reply: unknown): Uint8Array {
   }
   // A plain copy: not a Buffer, and not a view that pins the socket's chunk.
   return new Uint8Array(reply);
+}
+
+/** Refuses a token whose key could be an owner's index. */
+function assertNotReserved(token: string): void {
+  if (token.startsWith(OWNER_MARK)) {
+    throw new RangeError(
+      "Cannot use session token: it starts with the owner index's reserved prefix",
+    );
+  }
+}
+
+/** The owners named by `save`'s or `delete`'s options, checked. */
+function checkOwners(
+  options: OwnerOptions | undefined,
+  action: string,
+): { owner?: string | undefined; previousOwner?: string | undefined } {
+  if (options === undefined) return {};
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `Cannot ${action}: options must be an object, got ${
+        options === null ? "null" : typeof options
+      }`,
+    );
+  }
+  const { owner, previousOwner } = options;
+  if (owner !== undefined) checkOwner(owner, "owner", action);
+  if (previousOwner !== undefined) {
+    checkOwner(previousOwner, "previousOwner", action);
+  }
+  // Moving an entry to the owner it already has leaves it where it is.
+  return previousOwner === owner ? { owner } : { owner, previousOwner };
+}
+
+function checkOwner(owner: unknown, name: string, action: string): void {
+  if (typeof owner !== "string") {
+    throw new TypeError(
+      `Cannot ${action}: ${name} must be a string, got ${typeof owner}`,
+    );
+  }
 }
 
 function escapeGlob(text: string): string {

@@ -330,6 +330,9 @@ export class BuntStore implements SessionStore, AsyncDisposable {
         )
       ) {
         // An owner index record: kept out of the session keyspace.
+      } else if (record.key === "") {
+        // Go buntdb allows an empty key; a session token is never empty,
+        // so it is no session (find("") refuses it) and is not loaded.
       } else if (record.command === "del" || record.expiresAt <= now) {
         keyspace.delete(record.key);
       } else {

@@ -22,7 +22,9 @@ const MAX_DIGITS = 15;
 
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
-const decoder = new TextDecoder();
+// Keys are decoded exactly: the default decoder drops a leading U+FEFF, so
+// "\uFEFFtok" would come back as "tok" and overwrite that session.
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /** A parsed record; `value` is a view into the parse buffer. */
 export interface LogRecord {

@@ -126,13 +126,15 @@ export async function statsCommand(
     readProgress(out, flags, "stats", log.size),
     (record) => {
       counts[record.command]++;
-      if (record.command === "set") {
+      if (record.command === "flushdb") entries.clear();
+      else if (record.command === "del") entries.delete(record.key);
+      else if (record.key !== "") {
+        // An empty key is not a session, here as in the store.
         entries.set(record.key, {
           expiresAt: record.expiresAt,
           bytes: record.value.length,
         });
-      } else if (record.command === "del") entries.delete(record.key);
-      else entries.clear();
+      }
     },
   );
   const report = summarize(path, entries, scan, counts, now);
@@ -287,7 +289,10 @@ export async function dumpCommand(
     readProgress(out, flags, "dump 1/2", log.size),
     (record, offset) => {
       if (record.command === "flushdb") last.clear();
-      else if (record.command === "set" && record.expiresAt > now) {
+      else if (
+        record.command === "set" && record.expiresAt > now &&
+        record.key !== ""
+      ) {
         last.set(record.key, offset);
       } else last.delete(record.key);
     },
@@ -328,7 +333,10 @@ export async function dumpCommand(
   return 0;
 }
 
-const strictDecoder = new TextDecoder("utf-8", { fatal: true });
+const strictDecoder = new TextDecoder("utf-8", {
+  fatal: true,
+  ignoreBOM: true,
+});
 
 /** The bytes as text when they are valid UTF-8 without control bytes. */
 function decodeText(bytes: Uint8Array): string | undefined {

@@ -92,6 +92,26 @@ export function testStoreConformance(
     assert.deepEqual(await store.all?.(), new Map([["token", bytes("two")]]));
   });
 
+  test(
+    ".all() returns tokens byte for byte: a leading U+FEFF is part of the token",
+    async (store, clock) => {
+      await store.save("\uFEFFtok", bytes("with"), later(clock));
+      await store.save("tok", bytes("without"), later(clock));
+      await store.save("\uFEFF", bytes("only"), later(clock));
+      assert.deepEqual(await store.find("\uFEFFtok"), bytes("with"));
+      assert.deepEqual(await store.find("tok"), bytes("without"));
+      assert.deepEqual(await store.find("\uFEFF"), bytes("only"));
+      assert.deepEqual(
+        await store.all?.(),
+        new Map([
+          ["\uFEFFtok", bytes("with")],
+          ["tok", bytes("without")],
+          ["\uFEFF", bytes("only")],
+        ]),
+      );
+    },
+  );
+
   test(".delete() removes an entry and is idempotent", async (store, clock) => {
     await store.save("a", bytes("1"), later(clock));
     await store.save("b", bytes("2"), later(clock));

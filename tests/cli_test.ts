@@ -313,6 +313,32 @@ Deno.test("dump writes only the live state: last writes, no deleted or expired",
   ]);
 });
 
+Deno.test("dump and get read keys byte for byte, and dump leaves out an empty key as the store does", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.dir}/s.db`;
+  await Deno.writeFile(
+    path,
+    encode((records) => {
+      records.set("\uFEFFtok", bytes("\uFEFFwith"), NOW + HOUR);
+      records.set("", bytes("empty key from Go"), NOW + HOUR);
+      records.set("tok", bytes("without"), NOW + HOUR);
+    }),
+  );
+  const dump = await run(["dump", "-q", path]);
+  assert.equal(dump.code, 0, dump.stderr);
+  const tokens = dump.stdout.trim().split("\n").map((l) => JSON.parse(l).token);
+  assert.deepEqual(tokens, ["\uFEFFtok", "tok"]);
+  // What dump wrote, load takes back.
+  const load = await run(["load", "-q", `${tmp.dir}/copy.db`], {
+    stdin: dump.stdoutBytes,
+  });
+  assert.equal(load.code, 0, load.stderr);
+  const get = json(await run(["get", "--json", path, "\uFEFFtok"]));
+  assert.equal(get.value, "\uFEFFwith");
+  const stats = json(await run(["stats", "--json", path]));
+  assert.equal(stats.liveSessions, 2);
+});
+
 Deno.test("load is all or nothing and skips expired entries", async () => {
   await using tmp = await tempDir();
   const path = `${tmp.dir}/s.db`;

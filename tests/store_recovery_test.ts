@@ -567,3 +567,42 @@ Deno.test("BuntStore.open() removes a compaction temp file left by a crash", asy
   }
   assert.deepEqual(await Deno.readFile(tmp.path), log);
 });
+
+Deno.test("BuntStore.open() reads keys byte for byte: a leading U+FEFF stays part of the key", async () => {
+  await using tmp = await tempDir();
+  {
+    await using store = await BuntStore.open(tmp.path, { now });
+    await store.save("\uFEFFtok", bytes("with"), new Date(FIXED_NOW + 60_000));
+    await store.save("tok", bytes("without"), new Date(FIXED_NOW + 60_000));
+    await store.save("\uFEFF", bytes("only"), new Date(FIXED_NOW + 60_000));
+  }
+  await using reopened = await BuntStore.open(tmp.path, { now });
+  assert.deepEqual(sorted(await contents(reopened)), [
+    ["tok", "without"],
+    ["\uFEFF", "only"],
+    ["\uFEFFtok", "with"],
+  ]);
+  assert.deepEqual(await reopened.find("\uFEFFtok"), bytes("with"));
+  assert.deepEqual(await reopened.find("tok"), bytes("without"));
+});
+
+Deno.test("BuntStore.open() does not load an empty key (Go buntdb allows one) as a session", async () => {
+  await using tmp = await tempDir();
+  await Deno.writeFile(
+    tmp.path,
+    concat(
+      resp("set", "", "go wrote this", "ae", LATER),
+      resp("set", "a", "1", "ae", LATER),
+    ),
+  );
+  await using store = await BuntStore.open(tmp.path, { now });
+  // Tokens are never empty: find("") refuses, so all() must not list it.
+  await assert.rejects(store.find(""), RangeError);
+  assert.deepEqual(sorted(await contents(store)), [["a", "1"]]);
+  assert.equal(store.size, 1);
+  await store.shrink();
+  assert.deepEqual(
+    await Deno.readFile(tmp.path),
+    resp("set", "a", "1", "ae", LATER),
+  );
+});
