@@ -117,9 +117,18 @@ function bulkBytes(length: number): number {
   return 1 + String(length).length + 2 + length + 2;
 }
 
+/** What a {@linkcode RecordWriter} starts with and goes back to. */
+const INITIAL_CAPACITY = 64 * 1024;
+/**
+ * Past this, a reset gives the buffer back: one large value must not keep
+ * twice its size allocated for the life of the store, while the batches of
+ * a busy store (well under it) keep reusing theirs.
+ */
+const KEPT_CAPACITY = 1024 * 1024;
+
 /** A growable byte buffer that encodes records in buntdb's format. */
 export class RecordWriter {
-  #bytes = new Uint8Array(64 * 1024);
+  #bytes = new Uint8Array(INITIAL_CAPACITY);
   #length = 0;
   #suffixSeconds = NaN;
   #suffix = "";
@@ -134,9 +143,15 @@ export class RecordWriter {
     return this.#bytes.subarray(0, this.#length);
   }
 
-  /** Forgets the encoded bytes, keeping the allocation. */
+  /**
+   * Forgets the encoded bytes, keeping the allocation unless a large batch
+   * grew it past 1 MiB.
+   */
   reset(): void {
     this.#length = 0;
+    if (this.#bytes.length > KEPT_CAPACITY) {
+      this.#bytes = new Uint8Array(INITIAL_CAPACITY);
+    }
   }
 
   /**

@@ -468,3 +468,33 @@ Deno.test("BuntStore refuses writes once a failed write cannot be cut back", asy
   assert.equal(text(await t.store.find("kept")), "1");
   assert.equal(t.store.stats().lastError?.name, "Error");
 });
+
+Deno.test("BuntStore gives back the memory of a large value once it is written and deleted", async () => {
+  await using tmp = await tempDir();
+  const child = new URL("./_memory_child.ts", import.meta.url).pathname;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--v8-flags=--expose-gc",
+      "--allow-read",
+      "--allow-write",
+      child,
+      tmp.path,
+      "150",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(output.code, 0, stderr);
+  const { before, after, size } = JSON.parse(
+    new TextDecoder().decode(output.stdout),
+  );
+  const kept = (after - before) / 2 ** 20;
+  console.log(
+    `after a 150 MiB value saved and deleted: ${kept.toFixed(1)} MiB kept`,
+  );
+  assert.equal(size, 1);
+  assert.ok(kept < 16, `${kept.toFixed(1)} MiB still allocated`);
+});
