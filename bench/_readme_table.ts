@@ -40,20 +40,27 @@ export function tables(report: BenchReport): string {
         `${reopen} |`,
     );
   }
-  lines.push(
-    "",
-    "| HTTP (req/s) | read-only route | writing route | read / bare | " +
-      "write / bare |",
-    "|---|---|---|---|---|",
-  );
-  const bare = report.http.find((r) => r.id === "bare");
-  for (const r of report.http) {
-    const ratio = (route: "read" | "write") =>
-      bare ? (r.rps[route].median / bare.rps[route].median).toFixed(2) : "";
+  for (const [i, shape] of (report.http[0]?.shapes ?? []).entries()) {
     lines.push(
-      `| ${r.label} | ${cell(r.rps.read)} | ${cell(r.rps.write)} | ` +
-        `${ratio("read")} | ${ratio("write")} |`,
+      "",
+      `| HTTP, wrk ${shape.shape} | read req/s | read / bare | read p99 | ` +
+        "write req/s | write / bare | write p99 |",
+      "|---|---|---|---|---|---|---|",
     );
+    for (const r of report.http) {
+      const s = r.shapes[i]!;
+      const vs = (route: "read" | "write") => {
+        const v = s.vsBare?.[route];
+        return v === undefined
+          ? ""
+          : `${v.median.toFixed(2)} (${v.min.toFixed(2)}–${v.max.toFixed(2)})`;
+      };
+      lines.push(
+        `| ${r.label} | ${cell(s.rps.read)} | ${vs("read")} | ` +
+          `${s.p99Ms.read.toFixed(2)} ms | ${cell(s.rps.write)} | ` +
+          `${vs("write")} | ${s.p99Ms.write.toFixed(2)} ms |`,
+      );
+    }
   }
   lines.push(
     "",

@@ -6,8 +6,14 @@
  *
  * Each server runs in its own process; `wrk` (a separate process) drives it
  * over keep-alive connections, cycling through the cookies of sessions
- * created beforehand. Warm-up runs are discarded; the median, min and max
- * of the measured runs are reported. Checks: no non-2xx answers and no
+ * created beforehand. Every server is started and warmed up first; then
+ * each round runs every target back to back for each wrk shape
+ * (`-t1 -c32`, `-t2 -c50`) and route, in list order on even rounds and
+ * reversed on odd ones, so a ratio to the bare handler is taken from runs
+ * seconds apart, never across a lucky and an unlucky stretch of a noisy
+ * machine. Reported per shape and route: req/s and the ratio to bare of
+ * each round (median, min and max), and wrk's p99 latency (median of the
+ * rounds). Checks: no non-2xx answers and no
  * socket errors; the read route returns the stored counter; the counters
  * summed over all sessions grew by at least the number of write requests
  * wrk completed (at most one extra per connection and run, for requests
@@ -72,20 +78,41 @@ export const HTTP_TARGETS: HttpTarget[] = [
 /** The two routes. */
 export type Route = "read" | "write";
 
+/** A wrk load shape: threads and keep-alive connections. */
+export interface WrkShape {
+  threads: number;
+  connections: number;
+}
+
+/** One target's results under one wrk shape. */
+export interface ShapeResult {
+  /** `-t<threads> -c<connections>`. */
+  shape: string;
+  /** Requests per second per route, over the rounds. */
+  rps: Record<Route, Summary>;
+  /** Each round's req/s divided by bare's in the same round; bare omits it. */
+  vsBare?: Record<Route, Summary>;
+  /** wrk's 99th percentile latency in ms per route, median of the rounds. */
+  p99Ms: Record<Route, number>;
+}
+
 /** Results of one target. */
 export interface HttpResult {
   id: string;
   label: string;
-  /** Requests per second per route. */
+  /** Requests per second per route under the first shape (the chart's). */
   rps: Record<Route, Summary>;
-  /** Mean latency in ms per route (median run). */
+  /** Mean latency in ms per route under the first shape (median run). */
   latencyMs: Record<Route, number>;
+  /** Every shape's results, in config order. */
+  shapes: ShapeResult[];
   /** Write requests wrk completed in the measured runs. */
   writeRequests: number;
 }
 
 /** Durations and load of one HTTP bench. */
 export interface HttpBenchConfig {
+  /** Rounds; each runs every target under every shape and route once. */
   runs: number;
   /** Seconds per measured wrk run (wrk's minimum is 1). */
   seconds: number;
@@ -93,10 +120,17 @@ export interface HttpBenchConfig {
   warmupSeconds: number;
   /** Warm up the read route too (the write route always). */
   warmupRead: boolean;
-  connections: number;
+  /** The wrk shapes; the first one is the chart's. */
+  shapes: WrkShape[];
   /** Sessions created before the runs; wrk cycles through their cookies. */
   cookies: number;
 }
+
+/** The two shapes issue 13 measures: the README's and a busier one. */
+export const WRK_SHAPES: WrkShape[] = [
+  { threads: 1, connections: 32 },
+  { threads: 2, connections: 50 },
+];
 
 /** The configuration for the given flags. */
 export function httpConfig(flags: BenchFlags): HttpBenchConfig {
@@ -106,7 +140,7 @@ export function httpConfig(flags: BenchFlags): HttpBenchConfig {
       seconds: 1,
       warmupSeconds: 1,
       warmupRead: false,
-      connections: 32,
+      shapes: WRK_SHAPES.slice(0, 1),
       cookies: 128,
     }
     : {
@@ -114,8 +148,8 @@ export function httpConfig(flags: BenchFlags): HttpBenchConfig {
       seconds: 5,
       warmupSeconds: 2,
       warmupRead: true,
-      connections: 32,
-      cookies: 128,
+      shapes: WRK_SHAPES,
+      cookies: 1000,
     };
 }
 
@@ -154,74 +188,161 @@ export async function runHttpBench(
   log: (line: string) => void = console.log,
 ): Promise<HttpResult[]> {
   if (targets.some((t) => t.runtime === "node")) await ensureExpressDeps();
-  const results: HttpResult[] = [];
-  for (const target of targets) {
-    const result = await runTarget(target, config);
-    results.push(result);
-    log(
-      `${target.label.padEnd(44)} read ${fmtRate(result.rps.read.median)}/s` +
-        ` [${fmtRate(result.rps.read.min)}-${fmtRate(result.rps.read.max)}]` +
-        `  write ${fmtRate(result.rps.write.median)}/s` +
-        ` [${fmtRate(result.rps.write.min)}-${fmtRate(result.rps.write.max)}]`,
-    );
-  }
-  return results;
-}
-
-async function runTarget(
-  target: HttpTarget,
-  config: HttpBenchConfig,
-): Promise<HttpResult> {
   const dir = await Deno.makeTempDir({ prefix: "buntstore-http-" });
-  const server = await startServer(target, dir);
+  const loaded: Loaded[] = [];
   try {
-    const base = `http://127.0.0.1:${server.port}`;
-    const cookies = target.sessions
-      ? await createSessions(base, config.cookies)
-      : Array.from(
-        { length: config.cookies },
-        (_, i) => `session=${String(i).padStart(43, "x")}`,
-      );
-    const wrk = (route: Route, seconds: number) =>
-      runWrk(base, route, seconds, config.connections, cookies);
-
-    await wrk("write", config.warmupSeconds);
-    if (config.warmupRead) await wrk("read", config.warmupSeconds);
-    const before = target.sessions ? await sumCounters(base, cookies) : 0;
-
-    const reads: WrkResult[] = [];
-    const writes: WrkResult[] = [];
-    for (let r = 0; r < config.runs; r++) {
-      reads.push(await wrk("read", config.seconds));
-      writes.push(await wrk("write", config.seconds));
+    for (const target of targets) {
+      loaded.push(await startTarget(target, `${dir}/${target.id}`, config));
     }
-    const writeRequests = writes.reduce((sum, w) => sum + w.requests, 0);
-    if (target.sessions) {
-      const grown = (await sumCounters(base, cookies)) - before;
-      const slack = config.connections * config.runs;
-      check(
-        grown >= writeRequests && grown <= writeRequests + slack,
-        `${target.id}: session counters grew by ${grown} over ` +
-          `${writeRequests} completed write requests (lost or invented writes)`,
-      );
+    for (let round = 0; round < config.runs; round++) {
+      const order = round % 2 === 0 ? loaded : [...loaded].reverse();
+      for (const [s, shape] of config.shapes.entries()) {
+        for (const route of ["read", "write"] as const) {
+          for (const t of order) {
+            t.runs[s]![route].push(
+              await runWrk(t.base, route, config.seconds, shape, t.cookies),
+            );
+          }
+        }
+      }
     }
-    return {
-      id: target.id,
-      label: target.label,
-      rps: {
-        read: summarize(reads.map((w) => w.rps)),
-        write: summarize(writes.map((w) => w.rps)),
-      },
-      latencyMs: {
-        read: medianBy(reads).latencyMs,
-        write: medianBy(writes).latencyMs,
-      },
-      writeRequests,
-    };
+    const results = [];
+    for (const t of loaded) {
+      await checkCounters(t, config);
+      results.push(resultOf(t, loaded[0]!, config));
+    }
+    for (const r of results) log(describe(r));
+    return results;
   } finally {
-    await server.stop();
+    for (const t of loaded) await t.server.stop();
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/** A started, warmed-up server and the runs measured on it. */
+interface Loaded {
+  target: HttpTarget;
+  server: Server;
+  base: string;
+  cookies: string[];
+  /** The session counters' sum after the warm-up. */
+  countersBefore: number;
+  /** Per shape, per route, one wrk result per round. */
+  runs: Record<Route, WrkResult[]>[];
+}
+
+async function startTarget(
+  target: HttpTarget,
+  dir: string,
+  config: HttpBenchConfig,
+): Promise<Loaded> {
+  await Deno.mkdir(dir);
+  const server = await startServer(target, dir);
+  const base = `http://127.0.0.1:${server.port}`;
+  const cookies = target.sessions
+    ? await createSessions(base, config.cookies)
+    : Array.from(
+      { length: config.cookies },
+      (_, i) => `session=${String(i).padStart(43, "x")}`,
+    );
+  const shape = config.shapes[0]!;
+  await runWrk(base, "write", config.warmupSeconds, shape, cookies);
+  if (config.warmupRead) {
+    await runWrk(base, "read", config.warmupSeconds, shape, cookies);
+  }
+  return {
+    target,
+    server,
+    base,
+    cookies,
+    countersBefore: target.sessions ? await sumCounters(base, cookies) : 0,
+    runs: config.shapes.map(() => ({ read: [], write: [] })),
+  };
+}
+
+/** Checks that no write was lost or invented (session targets only). */
+async function checkCounters(
+  t: Loaded,
+  config: HttpBenchConfig,
+): Promise<void> {
+  if (!t.target.sessions) return;
+  const writes = t.runs.flatMap((r) => r.write);
+  const completed = writes.reduce((sum, w) => sum + w.requests, 0);
+  const grown = (await sumCounters(t.base, t.cookies)) - t.countersBefore;
+  const slack = config.shapes.reduce((sum, s) => sum + s.connections, 0) *
+    config.runs;
+  check(
+    grown >= completed && grown <= completed + slack,
+    `${t.target.id}: session counters grew by ${grown} over ` +
+      `${completed} completed write requests (lost or invented writes)`,
+  );
+}
+
+function resultOf(
+  t: Loaded,
+  bare: Loaded,
+  config: HttpBenchConfig,
+): HttpResult {
+  const shapes = config.shapes.map((shape, s): ShapeResult => {
+    const runs = t.runs[s]!;
+    const ratio = (route: Route) =>
+      summarize(
+        runs[route].map((w, i) => w.rps / bare.runs[s]![route][i]!.rps),
+      );
+    return {
+      shape: `-t${shape.threads} -c${shape.connections}`,
+      rps: {
+        read: summarize(runs.read.map((w) => w.rps)),
+        write: summarize(runs.write.map((w) => w.rps)),
+      },
+      ...(t === bare || bare.target.id !== "bare"
+        ? {}
+        : { vsBare: { read: ratio("read"), write: ratio("write") } }),
+      p99Ms: {
+        read: summarize(runs.read.map((w) => w.p99Ms)).median,
+        write: summarize(runs.write.map((w) => w.p99Ms)).median,
+      },
+    };
+  });
+  const first = t.runs[0]!;
+  return {
+    id: t.target.id,
+    label: t.target.label,
+    rps: shapes[0]!.rps,
+    latencyMs: {
+      read: medianBy(first.read).latencyMs,
+      write: medianBy(first.write).latencyMs,
+    },
+    shapes,
+    writeRequests: t.runs.flatMap((r) => r.write).reduce(
+      (sum, w) => sum + w.requests,
+      0,
+    ),
+  };
+}
+
+function describe(r: HttpResult): string {
+  return `${r.label}\n` + r.shapes.map((s) => {
+    const route = (name: Route) => {
+      const vs = s.vsBare?.[name];
+      return `${name} ${fmtRate(s.rps[name].median)}/s` +
+        ` [${fmtRate(s.rps[name].min)}-${fmtRate(s.rps[name].max)}]` +
+        (vs
+          ? ` ${vs.median.toFixed(2)}x bare [${vs.min.toFixed(2)}-${
+            vs.max.toFixed(2)
+          }]`
+          : "") +
+        ` p99 ${s.p99Ms[name].toFixed(2)} ms`;
+    };
+    return `  ${s.shape.padEnd(10)} ${route("read")}  ${route("write")}`;
+  }).join("\n");
+}
+
+/** The config's wrk shapes, for log lines. */
+export function shapeNames(config: HttpBenchConfig): string {
+  return config.shapes.map((s) => `-t${s.threads} -c${s.connections}`).join(
+    " and ",
+  );
 }
 
 function medianBy(runs: WrkResult[]): WrkResult {
@@ -317,6 +438,8 @@ interface WrkResult {
   rps: number;
   requests: number;
   latencyMs: number;
+  /** 99th percentile latency in ms. */
+  p99Ms: number;
 }
 
 /** Runs wrk and parses its report; throws on errors or non-2xx answers. */
@@ -324,14 +447,15 @@ export async function runWrk(
   base: string,
   route: Route,
   seconds: number,
-  connections: number,
+  shape: WrkShape,
   cookies: string[],
 ): Promise<WrkResult> {
   const { code, stdout, stderr } = await new Deno.Command("wrk", {
     args: [
-      "-t1",
-      `-c${connections}`,
+      `-t${shape.threads}`,
+      `-c${shape.connections}`,
       `-d${seconds}s`,
+      "--latency",
       "-s",
       `${BENCH_DIR}_wrk.lua`,
       base,
@@ -355,17 +479,21 @@ export function parseWrk(out: string): WrkResult {
   const rps = out.match(/Requests\/sec:\s+([\d.]+)/);
   const requests = out.match(/(\d+) requests in/);
   const latency = out.match(/Latency\s+([\d.]+)(us|ms|s)/);
+  const p99 = out.match(/\s99%\s+([\d.]+)(us|ms|s)/);
   check(rps !== null && requests !== null, `Unreadable wrk output: ${out}`);
   check(
     !/Non-2xx or 3xx responses/.test(out),
     `Server answered errors: ${out}`,
   );
   check(!/Socket errors/.test(out), `Socket errors under load: ${out}`);
-  const unit = { us: 0.001, ms: 1, s: 1000 }[latency?.[2] ?? "ms"] ?? 1;
+  const millis = (match: RegExpMatchArray | null) =>
+    Number(match?.[1] ?? NaN) *
+    ({ us: 0.001, ms: 1, s: 1000 }[match?.[2] ?? "ms"] ?? 1);
   return {
     rps: Number(rps[1]),
     requests: Number(requests[1]),
-    latencyMs: Number(latency?.[1] ?? NaN) * unit,
+    latencyMs: millis(latency),
+    p99Ms: millis(p99),
   };
 }
 
@@ -373,8 +501,9 @@ if (import.meta.main) {
   const flags = parseFlags(Deno.args);
   const config = httpConfig(flags);
   console.log(
-    `HTTP bench: wrk -t1 -c${config.connections}, ${config.runs} runs of ` +
-      `${config.seconds} s per route (+${config.warmupSeconds} s warm-up)`,
+    `HTTP bench: wrk ${shapeNames(config)}, ${config.runs} rounds of ` +
+      `${config.seconds} s per target, shape and route ` +
+      `(+${config.warmupSeconds} s warm-up)`,
   );
   const results = await runHttpBench(pickHttpTargets(flags.only), config);
   if (flags.out !== undefined) {

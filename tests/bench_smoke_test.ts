@@ -109,20 +109,35 @@ Deno.test({
       },
     ],
     {
-      runs: 1,
+      runs: 2,
       seconds: 1,
       warmupSeconds: 1,
       warmupRead: false,
-      connections: 4,
+      shapes: [{ threads: 1, connections: 4 }, { threads: 2, connections: 4 }],
       cookies: 8,
     },
     quiet,
   );
   assert.deepEqual(results.map((r) => r.id), ["bare", "bunt-everysecond"]);
   for (const r of results) {
-    assert.ok(r.rps.read.median > 0 && r.rps.write.median > 0, r.id);
+    assert.deepEqual(r.shapes.map((s) => s.shape), ["-t1 -c4", "-t2 -c4"]);
+    for (const s of r.shapes) {
+      assert.equal(s.rps.read.runs.length, 2, r.id);
+      assert.ok(s.rps.read.median > 0 && s.rps.write.median > 0, r.id);
+      assert.ok(s.p99Ms.read > 0 && s.p99Ms.write > 0, r.id);
+    }
   }
-  assert.ok(results[1]!.writeRequests > 0);
+  // Ratios are per round, bare's run of that round as the divisor.
+  const [bare, bunt] = results;
+  const shape = bunt!.shapes[0]!;
+  assert.equal(bare!.shapes[0]!.vsBare, undefined);
+  assert.deepEqual(
+    shape.vsBare!.read.runs,
+    shape.rps.read.runs.map((rps, i) =>
+      rps / bare!.shapes[0]!.rps.read.runs[i]!
+    ),
+  );
+  assert.ok(bunt!.writeRequests > 0);
 });
 
 Deno.test("parseWrk() rejects error answers and socket errors", () => {
@@ -132,7 +147,13 @@ Deno.test("parseWrk() rejects error answers and socket errors", () => {
     rps: 1000,
     requests: 1000,
     latencyMs: 1.2,
+    p99Ms: NaN,
   });
+  const withLatency = ok.replace(
+    "  1000 requests",
+    "  Latency Distribution\n     50%  1.00ms\n     99%  850.00us\n  1000 requests",
+  );
+  assert.equal(parseWrk(withLatency).p99Ms, 0.85);
   assert.throws(
     () => parseWrk(ok + "  Non-2xx or 3xx responses: 5\n"),
     BenchCheckError,
@@ -197,6 +218,43 @@ Deno.test("checkTargets() reports missed targets as missed", () => {
     required: 5,
     met: false,
   });
+});
+
+Deno.test("checkTargets() judges the HTTP routes by the median of per-round ratios", () => {
+  const shape = (
+    read: number[],
+    write: number[],
+    vs?: [number[], number[]],
+  ) => ({
+    shape: "-t1 -c32",
+    rps: { read: summarize(read), write: summarize(write) },
+    ...(vs
+      ? { vsBare: { read: summarize(vs[0]), write: summarize(vs[1]) } }
+      : {}),
+    p99Ms: { read: 1, write: 1 },
+  });
+  const http = (id: string, s: ReturnType<typeof shape>) => ({
+    id,
+    label: id,
+    rps: s.rps,
+    latencyMs: { read: 1, write: 1 },
+    shapes: [s],
+    writeRequests: 0,
+  });
+  const checks = checkTargets([], [
+    http("bare", shape([100, 50, 100], [100, 50, 100])),
+    // Medians of req/s would say 1.0x; the rounds say 0.8x and 0.6x.
+    http(
+      "bunt-everysecond",
+      shape([80, 100, 80], [60, 100, 60], [[0.8, 2, 0.8], [0.6, 2, 0.6]]),
+    ),
+  ]);
+  const read = checks.find((c) => c.target.startsWith("HTTP read route"));
+  const write = checks.find((c) => c.target.startsWith("HTTP writing route"));
+  assert.deepEqual(
+    [read?.ratio, read?.met, write?.ratio, write?.met],
+    [0.8, false, 0.6, false],
+  );
 });
 
 Deno.test({
