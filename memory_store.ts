@@ -16,7 +16,8 @@ import { StoreClosedError } from "./errors.ts";
 /** Options for {@linkcode MemoryStore}. */
 export interface MemoryStoreOptions {
   /**
-   * Milliseconds between background sweeps of expired entries.
+   * Milliseconds between background sweeps of expired entries, from 1 to
+   * 2147483647 (2^31 - 1, the longest a timer can wait).
    *
    * @default {1000}
    */

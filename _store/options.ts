@@ -38,7 +38,8 @@ export interface BuntStoreOptions {
    */
   autoShrinkDisabled?: boolean;
   /**
-   * Milliseconds between background sweeps of expired sessions.
+   * Milliseconds between background sweeps of expired sessions, from 1 to
+   * 2147483647 (2^31 - 1, the longest a timer can wait).
    *
    * @default {1000}
    */
@@ -156,11 +157,28 @@ function checkShared(
     }
   }
   if (record.sweepInterval !== undefined) {
-    assertNumberOption("sweepInterval", record.sweepInterval, 1, action);
+    assertIntervalOption("sweepInterval", record.sweepInterval, action);
   }
   assertFunctionOption("onExpired", record.onExpired, action);
   assertFunctionOption("now", record.now, action);
   return record;
+}
+
+/** The longest delay a timer takes; above it, timers fire after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Throws unless option `name` is a timer period from 1 ms to ~24.8 days. */
+function assertIntervalOption(
+  name: string,
+  value: unknown,
+  action: string,
+): void {
+  assertNumberOption(name, value, 1, action);
+  if ((value as number) > MAX_TIMER_MS) {
+    throw new RangeError(
+      `Cannot ${action}: option "${name}" must be <= ${MAX_TIMER_MS} ms, the longest a timer can wait, got ${value}`,
+    );
+  }
 }
 
 function assertFunctionOption(

@@ -281,6 +281,27 @@ Deno.test("MemoryStore and BuntStore.open() validate options by one rule", async
   });
 });
 
+Deno.test("MemoryStore and BuntStore.open() refuse a sweepInterval longer than a timer can wait", async () => {
+  // Above 2^31 - 1 ms, setInterval fires every millisecond instead.
+  for (const sweepInterval of [2 ** 31, 3e9]) {
+    await assert.rejects(
+      BuntStore.open(":memory:", { sweepInterval }),
+      (error: Error) =>
+        error instanceof RangeError &&
+        /"sweepInterval" must be .*<= 2147483647/.test(error.message),
+    );
+    assert.throws(
+      () => new MemoryStore({ sweepInterval }),
+      /"sweepInterval" must be .*<= 2147483647/,
+    );
+  }
+  await using longest = await BuntStore.open(":memory:", {
+    sweepInterval: 2 ** 31 - 1,
+  });
+  await using memory = new MemoryStore({ sweepInterval: 2 ** 31 - 1 });
+  assert.equal(longest.size + memory.size, 0);
+});
+
 /** The part of an error message after "Cannot <action>: ". */
 function afterColon(message: string): string {
   return message.slice(message.indexOf(": ") + 2);
