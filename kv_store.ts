@@ -21,7 +21,7 @@
 
 import { assertToken, checkSave } from "./_session_store/validate.ts";
 import { StoreClosedError } from "./errors.ts";
-import type { SessionStore } from "./session_store.ts";
+import type { OwnerOptions, SessionStore } from "./session_store.ts";
 
 /** The default key prefix: entries live under `["sessions", "entry", token]`. */
 export const DEFAULT_KV_PREFIX: Deno.KvKey = ["sessions"];
@@ -62,6 +62,12 @@ export interface KvStoreOptions {
  * because KV may return a key for a while after it expired. Data larger
  * than 60 KB is split across several keys; readers still see each save whole.
  *
+ * The owner index (for `SessionManager`'s `index` option) is one secondary
+ * key per indexed entry, `[...prefix, "owner", owner, token]`, written in
+ * the same atomic commit as the entry and with the same `expireIn`;
+ * {@linkcode KvStore.findByOwner} lists one owner's keys and prunes those
+ * whose entry is gone.
+ *
  * @example Using a KV database the application already has
  * ```ts
  * import { KvStore } from "@x/buntstore/kv";
@@ -89,6 +95,7 @@ export class KvStore implements SessionStore, AsyncDisposable {
   readonly #owned: boolean;
   readonly #entries: Deno.KvKey;
   readonly #chunks: Deno.KvKey;
+  readonly #owners: Deno.KvKey;
   readonly #now: () => number;
   readonly #name: string;
   #closed = false;
@@ -166,6 +173,7 @@ export class KvStore implements SessionStore, AsyncDisposable {
     this.#owned = owned;
     this.#entries = [...prefix, "entry"];
     this.#chunks = [...prefix, "chunk"];
+    this.#owners = [...prefix, "owner"];
     this.#now = options.now ?? Date.now;
     this.#name = name;
   }
@@ -212,9 +220,15 @@ export class KvStore implements SessionStore, AsyncDisposable {
    * Saves `data` under `token` until `expiry`; an expiry that has passed
    * deletes the entry.
    *
+   * With `options.owner`, the same atomic commit also sets the owner's
+   * index key `[...prefix, "owner", owner, token]` with the entry's
+   * `expireIn`; with `options.previousOwner`, it deletes that owner's key.
+   *
    * @param token The session token.
    * @param data The bytes to keep.
    * @param expiry When the entry expires.
+   * @param options The owner to index it under, for
+   * {@linkcode KvStore.findByOwner}, and the one it was indexed under.
    * @throws {TypeError} When an argument has the wrong type.
    * @throws {RangeError} When the token is empty or too long, or the date is invalid.
    * @throws {StoreClosedError} After `close()`.
@@ -230,11 +244,17 @@ export class KvStore implements SessionStore, AsyncDisposable {
    * assert.deepEqual(await store.find("t"), big);
    * ```
    */
-  async save(token: string, data: Uint8Array, expiry: Date): Promise<void> {
+  async save(
+    token: string,
+    data: Uint8Array,
+    expiry: Date,
+    options?: OwnerOptions,
+  ): Promise<void> {
     this.#assertOpen();
     const expiresAt = checkSave(token, data, expiry);
+    const { owner, previousOwner } = checkOwners(options, "save session");
     const now = this.#now();
-    if (expiresAt <= now) return this.delete(token);
+    if (expiresAt <= now) return this.#remove(token, [owner, previousOwner]);
     const expireIn = Math.ceil(expiresAt - now);
     let value: Entry;
     if (data.length <= INLINE_MAX_BYTES) {
@@ -252,10 +272,14 @@ export class KvStore implements SessionStore, AsyncDisposable {
     const key = [...this.#entries, token];
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const old = await this.#kv.get(key);
-      const result = await this.#kv.atomic()
-        .check(old)
-        .set(key, value, { expireIn })
-        .commit();
+      const op = this.#kv.atomic().check(old).set(key, value, { expireIn });
+      if (owner !== undefined) {
+        op.set(this.#ownerKey(owner, token), expiresAt, { expireIn });
+      }
+      if (previousOwner !== undefined) {
+        op.delete(this.#ownerKey(previousOwner, token));
+      }
+      const result = await op.commit();
       if (result.ok) return this.#deleteChunks(token, old.value);
     }
     throw new Error(
@@ -264,9 +288,12 @@ export class KvStore implements SessionStore, AsyncDisposable {
   }
 
   /**
-   * Deletes `token`; no error when it is missing.
+   * Deletes `token`; no error when it is missing. With `options.owner`, the
+   * same atomic commit deletes that owner's index key for it.
    *
    * @param token The session token.
+   * @param options The owner it was last saved with.
+   * @throws {TypeError} When an argument has the wrong type.
    * @throws {StoreClosedError} After `close()`.
    *
    * @example Deleting a session
@@ -281,19 +308,60 @@ export class KvStore implements SessionStore, AsyncDisposable {
    * await store.delete("t"); // missing: no error
    * ```
    */
-  async delete(token: string): Promise<void> {
+  async delete(token: string, options?: OwnerOptions): Promise<void> {
     this.#assertOpen();
     assertToken(token);
-    const key = [...this.#entries, token];
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const old = await this.#kv.get(key);
-      if (old.value === null) return;
-      const result = await this.#kv.atomic().check(old).delete(key).commit();
-      if (result.ok) return this.#deleteChunks(token, old.value);
+    const { owner } = checkOwners(options, "delete session");
+    return this.#remove(token, [owner]);
+  }
+
+  /**
+   * Returns the live entries indexed under `owner`: lists that owner's
+   * index keys and reads their entries with `getMany`, 10 keys at a time
+   * (KV's limit), so the cost grows with that owner's entries only. Index
+   * keys whose entry is gone or expired are deleted. It may return an entry
+   * that was saved with another owner since without `previousOwner`;
+   * `SessionManager` checks each entry's data.
+   *
+   * @param owner The owner passed to `save`.
+   * @returns A map from token to data.
+   * @throws {TypeError} When `owner` is not a string.
+   * @throws {StoreClosedError} After `close()`.
+   *
+   * @example Finding, moving and deleting one user's sessions
+   * ```ts
+   * import { KvStore } from "@x/buntstore/kv";
+   * import assert from "node:assert/strict";
+   *
+   * await using store = await KvStore.open(":memory:");
+   * const expiry = new Date(Date.now() + 60_000);
+   * const data = new Uint8Array([1]);
+   * // Index keys ["sessions", "owner", "ada", "a"] and so on.
+   * await store.save("a", data, expiry, { owner: "ada" });
+   * await store.save("b", data, expiry, { owner: "ada" });
+   * await store.save("c", data, expiry, { owner: "bob" });
+   * assert.deepEqual([...(await store.findByOwner("ada")).keys()], ["a", "b"]);
+   * // "b" changes hands, "a" logs out.
+   * await store.save("b", data, expiry, { owner: "bob", previousOwner: "ada" });
+   * await store.delete("a", { owner: "ada" });
+   * assert.equal((await store.findByOwner("ada")).size, 0);
+   * assert.deepEqual([...(await store.findByOwner("bob")).keys()], ["b", "c"]);
+   * ```
+   */
+  async findByOwner(owner: string): Promise<Map<string, Uint8Array>> {
+    this.#assertOpen();
+    checkOwner(owner, "owner", "find sessions");
+    const found = new Map<string, Uint8Array>();
+    let batch: Deno.KvEntry<unknown>[] = [];
+    const prefix = [...this.#owners, owner];
+    for await (const entry of this.#kv.list({ prefix })) {
+      batch.push(entry);
+      if (batch.length < KEYS_PER_READ) continue;
+      await this.#readOwned(batch, found);
+      batch = [];
     }
-    throw new Error(
-      `Cannot delete session from "${this.#name}": too many concurrent writes`,
-    );
+    if (batch.length > 0) await this.#readOwned(batch, found);
+    return found;
   }
 
   /**
@@ -396,6 +464,71 @@ export class KvStore implements SessionStore, AsyncDisposable {
     return count;
   }
 
+  /**
+   * Deletes `token`'s entry and its index keys under `owners` in one
+   * commit, checked against the entry so that it never drops the index key
+   * of a save that won a race.
+   */
+  async #remove(
+    token: string,
+    owners: (string | undefined)[],
+  ): Promise<void> {
+    const key = [...this.#entries, token];
+    const indexKeys = owners.filter((owner) => owner !== undefined)
+      .map((owner) => this.#ownerKey(owner, token));
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const old = await this.#kv.get(key);
+      if (old.value === null && indexKeys.length === 0) return;
+      const op = this.#kv.atomic().check(old).delete(key);
+      for (const indexKey of indexKeys) op.delete(indexKey);
+      const result = await op.commit();
+      if (result.ok) return this.#deleteChunks(token, old.value);
+    }
+    throw new Error(
+      `Cannot delete session from "${this.#name}": too many concurrent writes`,
+    );
+  }
+
+  #ownerKey(owner: string, token: string): Deno.KvKey {
+    return [...this.#owners, owner, token];
+  }
+
+  /**
+   * Reads the entries that up to {@linkcode KEYS_PER_READ} index keys name
+   * into `found`, and deletes the index keys whose entry is gone.
+   */
+  async #readOwned(
+    indexEntries: Deno.KvEntry<unknown>[],
+    found: Map<string, Uint8Array>,
+  ): Promise<void> {
+    const tokens = indexEntries.map((entry) =>
+      String(entry.key[this.#owners.length + 1])
+    );
+    const entries = await this.#kv.getMany(
+      tokens.map((token) => [...this.#entries, token]),
+    );
+    const stale = this.#kv.atomic();
+    let staleCount = 0;
+    for (const [i, token] of tokens.entries()) {
+      const entry = entries[i]!;
+      let data = entry.value === null
+        ? undefined
+        : await this.#read(token, entry);
+      // Chunks gone means it changed during the read: read it afresh.
+      if (data === null) data = await this.find(token);
+      if (data !== undefined) {
+        found.set(token, data);
+        continue;
+      }
+      // The check keeps an index key that a save rewrote meanwhile.
+      stale.check(indexEntries[i]!).delete(indexEntries[i]!.key);
+      staleCount++;
+    }
+    // A failed check leaves every key of this batch: the next read prunes
+    // those still stale, and nothing depends on the pruning.
+    if (staleCount > 0) await stale.commit();
+  }
+
   /** Removes the chunks of a replaced or deleted entry. */
   async #deleteChunks(token: string, old: unknown): Promise<void> {
     if (old === null) return;
@@ -424,6 +557,36 @@ type Entry =
     data?: undefined;
     chunks: { id: string; count: number; length: number };
   };
+
+/** The owners named by `save`'s or `delete`'s options, checked. */
+function checkOwners(
+  options: OwnerOptions | undefined,
+  action: string,
+): { owner?: string | undefined; previousOwner?: string | undefined } {
+  if (options === undefined) return {};
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `Cannot ${action}: options must be an object, got ${
+        options === null ? "null" : typeof options
+      }`,
+    );
+  }
+  const { owner, previousOwner } = options;
+  if (owner !== undefined) checkOwner(owner, "owner", action);
+  if (previousOwner !== undefined) {
+    checkOwner(previousOwner, "previousOwner", action);
+  }
+  // Moving an entry to the owner it already has leaves it where it is.
+  return previousOwner === owner ? { owner } : { owner, previousOwner };
+}
+
+function checkOwner(owner: unknown, name: string, action: string): void {
+  if (typeof owner !== "string") {
+    throw new TypeError(
+      `Cannot ${action}: ${name} must be a string, got ${typeof owner}`,
+    );
+  }
+}
 
 function asEntry(value: unknown, name: string): Entry {
   if (

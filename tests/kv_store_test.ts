@@ -162,3 +162,164 @@ Deno.test("KvStore constructor rejects a prefix that is not a key", async () => 
     kv.close();
   }
 });
+
+Deno.test('KvStore.save() with an owner writes [...prefix, "owner", owner, token] in the entry\'s commit', async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const store = new KvStore(kv, { prefix: ["app"] });
+    const expiry = new Date(Date.now() + 60_000);
+    await store.save("t", encoder.encode("1"), expiry, { owner: "ada" });
+    const index = await kv.get(["app", "owner", "ada", "t"]);
+    assert.equal(index.value, expiry.getTime());
+    const entry = await kv.get(["app", "entry", "t"]);
+    assert.equal(index.versionstamp, entry.versionstamp, "one commit");
+    await store.save("t", encoder.encode("2"), expiry, {
+      owner: "bob",
+      previousOwner: "ada",
+    });
+    assert.equal(await countKeys(kv, ["app", "owner", "ada"]), 0);
+    assert.equal(await countKeys(kv, ["app", "owner", "bob"]), 1);
+    await store.delete("t", { owner: "bob" });
+    assert.equal(await countKeys(kv, ["app"]), 0);
+    await store.save("u", encoder.encode("3"), expiry, { owner: "ada" });
+    await store.save("u", encoder.encode("4"), new Date(0), { owner: "ada" });
+    assert.equal(await countKeys(kv, ["app"]), 0);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("KvStore.findByOwner() prunes index keys whose entry is gone or expired", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    let now = Date.now();
+    const store = new KvStore(kv, { now: () => now });
+    await store.save("live", encoder.encode("1"), new Date(now + 60_000), {
+      owner: "ada",
+    });
+    await store.save("gone", encoder.encode("2"), new Date(now + 60_000), {
+      owner: "ada",
+    });
+    await store.save("short", encoder.encode("3"), new Date(now + 1000), {
+      owner: "ada",
+    });
+    await kv.delete(["sessions", "entry", "gone"]);
+    now += 2000;
+    assert.deepEqual(
+      await store.findByOwner("ada"),
+      new Map([["live", encoder.encode("1")]]),
+    );
+    const left = [];
+    for await (const { key } of kv.list({ prefix: ["sessions", "owner"] })) {
+      left.push(key);
+    }
+    assert.deepEqual(left, [["sessions", "owner", "ada", "live"]]);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("KvStore.findByOwner() reads only that owner's entries, 10 keys per getMany", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const reads: number[] = [];
+    const counted = new Proxy(kv, {
+      get(target, property) {
+        if (property === "getMany") {
+          return (keys: Deno.KvKey[]) => {
+            reads.push(keys.length);
+            return target.getMany(keys);
+          };
+        }
+        const value = Reflect.get(target, property);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const store = new KvStore(counted);
+    const expiry = new Date(Date.now() + 60_000);
+    for (let i = 0; i < 25; i++) {
+      await store.save(`a${i}`, encoder.encode(`${i}`), expiry, {
+        owner: "ada",
+      });
+    }
+    for (let i = 0; i < 100; i++) {
+      await store.save(`o${i}`, encoder.encode("x"), expiry, {
+        owner: i % 2 ? "adam" : "ad",
+      });
+    }
+    // Chunked data comes back whole.
+    const big = new Uint8Array(200_000).fill(9);
+    await store.save("big", big, expiry, { owner: "ada" });
+    reads.length = 0;
+    const found = await store.findByOwner("ada");
+    assert.equal(found.size, 26);
+    assert.deepEqual(found.get("a7"), encoder.encode("7"));
+    assert.ok(sameBytes(found.get("big"), big), "chunked entry differs");
+    // 26 entries in 3 reads of entries, plus one of the big entry's chunks.
+    assert.deepEqual(reads, [10, 10, 6, 4]);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("KvStore.findByOwner() keeps an index key that a save rewrites while it prunes", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    // Runs `after` once the reader has read the entries, before it prunes.
+    let after: (() => Promise<unknown>) | undefined;
+    const hooked = new Proxy(kv, {
+      get(target, property) {
+        if (property === "getMany") {
+          return async (keys: Deno.KvKey[]) => {
+            const entries = await target.getMany(keys);
+            const run = after;
+            after = undefined;
+            await run?.();
+            return entries;
+          };
+        }
+        const value = Reflect.get(target, property);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const reader = new KvStore(hooked);
+    const writer = new KvStore(kv);
+    const expiry = new Date(Date.now() + 60_000);
+    await writer.save("t", encoder.encode("old"), expiry, { owner: "ada" });
+    await kv.delete(["sessions", "entry", "t"]);
+    after = () =>
+      writer.save("t", encoder.encode("new"), expiry, { owner: "ada" });
+    // The reader saw no entry, but the index key is the new save's now.
+    assert.deepEqual(await reader.findByOwner("ada"), new Map());
+    assert.deepEqual(
+      await reader.findByOwner("ada"),
+      new Map([["t", encoder.encode("new")]]),
+    );
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("KvStore rejects owners that are not strings and writes nothing", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    // deno-lint-ignore no-explicit-any
+    const store = new KvStore(kv) as any;
+    const expiry = new Date(Date.now() + 60_000);
+    const data = encoder.encode("x");
+    await assert.rejects(
+      store.save("t", data, expiry, { owner: 7 }),
+      TypeError,
+    );
+    await assert.rejects(
+      store.save("t", data, expiry, { previousOwner: null }),
+      TypeError,
+    );
+    await assert.rejects(store.save("t", data, expiry, "ada"), TypeError);
+    await assert.rejects(store.delete("t", { owner: ["ada"] }), TypeError);
+    await assert.rejects(store.findByOwner(undefined), TypeError);
+    assert.equal(await countKeys(kv, []), 0);
+  } finally {
+    kv.close();
+  }
+});

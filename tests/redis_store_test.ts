@@ -159,3 +159,187 @@ Deno.test("RedisStore.close() resolves while Redis is down", async () => {
   }
   await assert.rejects(store.find("t"), StoreClosedError);
 });
+
+/** Calls of `command` since the last CONFIG RESETSTAT, from INFO. */
+async function calls(
+  client: { info(section: string): Promise<unknown> },
+  command: string,
+): Promise<number> {
+  const stats = String(await client.info("commandstats"));
+  const match = new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats);
+  return Number(match?.[1] ?? 0);
+}
+
+Deno.test("RedisStore.save() with an owner keeps the session key in <prefix>\\0owner\\0<owner> scored by expiry", async () => {
+  await using server = await startRedisServer();
+  const client = await createClient({ url: server.url }).connect();
+  try {
+    await using store = await RedisStore.connect(server.url);
+    const ada = "session:\0owner\0ada";
+    const bob = "session:\0owner\0bob";
+    const now = Date.now();
+    const long = new Date(now + 120_000);
+    const short = new Date(now + 60_000);
+    await store.save("t", encoder.encode("1"), long, { owner: "ada" });
+    assert.equal(await client.zScore(ada, "session:t"), long.getTime());
+    assert.equal(await client.pExpireTime(ada), long.getTime());
+    // A shorter save keeps the higher score (ZADD GT) and the set's expiry.
+    await store.save("t", encoder.encode("2"), short, { owner: "ada" });
+    await store.save("u", encoder.encode("3"), short, { owner: "ada" });
+    assert.equal(await client.zScore(ada, "session:t"), long.getTime());
+    assert.equal(await client.zScore(ada, "session:u"), short.getTime());
+    assert.equal(await client.pExpireTime(ada), long.getTime());
+    assert.equal(await client.pExpireTime("session:t"), short.getTime());
+    // A later one raises both.
+    const later = new Date(now + 180_000);
+    await store.save("u", encoder.encode("4"), later, { owner: "ada" });
+    assert.equal(await client.zScore(ada, "session:u"), later.getTime());
+    assert.equal(await client.pExpireTime(ada), later.getTime());
+    // Moving both away empties ada's set, which Redis then removes.
+    await store.save("t", encoder.encode("5"), long, {
+      owner: "bob",
+      previousOwner: "ada",
+    });
+    await store.delete("u", { owner: "ada" });
+    assert.equal(await client.exists(ada), 0);
+    assert.equal(await client.exists("session:u"), 0);
+    assert.deepEqual(await client.zRange(bob, 0, -1), ["session:t"]);
+    // A save whose expiry has passed deletes the key and its index member.
+    await store.save("t", encoder.encode("6"), new Date(0), { owner: "bob" });
+    assert.equal(await client.exists(bob), 0);
+    assert.equal(await client.exists("session:t"), 0);
+  } finally {
+    await client.close();
+  }
+});
+
+Deno.test("RedisStore.findByOwner() prunes expired members and members whose session is gone", async () => {
+  await using server = await startRedisServer();
+  const client = await createClient({ url: server.url }).connect();
+  try {
+    await using store = await RedisStore.connect(server.url, { prefix: "p:" });
+    const index = "p:\0owner\0ada";
+    const expiry = new Date(Date.now() + 60_000);
+    await store.save("live", encoder.encode("1"), expiry, { owner: "ada" });
+    await store.save("gone", encoder.encode("2"), expiry, { owner: "ada" });
+    await client.del("p:gone");
+    // An expired member whose key Redis has not removed yet.
+    await client.set("p:old", "3");
+    await client.zAdd(index, { score: Date.now() - 1000, value: "p:old" });
+    assert.deepEqual(
+      await store.findByOwner("ada"),
+      new Map([["live", encoder.encode("1")]]),
+    );
+    assert.deepEqual(await client.zRange(index, 0, -1), ["p:live"]);
+    await store.delete("live");
+    assert.deepEqual(await store.findByOwner("ada"), new Map());
+    assert.equal(await client.exists(index), 0);
+  } finally {
+    await client.close();
+  }
+});
+
+Deno.test("RedisStore.findByOwner() reads only that owner's set, in one script and batches of 1000", async () => {
+  await using server = await startRedisServer();
+  const client = await createClient({ url: server.url }).connect();
+  try {
+    await using store = await RedisStore.connect(server.url);
+    const expiry = new Date(Date.now() + 60_000);
+    const saves = [];
+    for (let i = 0; i < 2500; i++) {
+      saves.push(
+        store.save(`a${i}`, encoder.encode(`${i}`), expiry, { owner: "ada" }),
+      );
+    }
+    for (let i = 0; i < 500; i++) {
+      saves.push(store.save(`o${i}`, encoder.encode("x"), expiry, {
+        owner: `other${i % 50}`,
+      }));
+    }
+    await Promise.all(saves);
+    await client.configResetStat();
+    const found = await store.findByOwner("ada");
+    assert.equal(found.size, 2500);
+    assert.deepEqual(found.get("a1234"), encoder.encode("1234"));
+    assert.equal(await calls(client, "evalsha"), 1);
+    assert.equal(await calls(client, "zrange"), 1);
+    assert.equal(await calls(client, "mget"), 3);
+    assert.equal(await calls(client, "scan"), 0);
+    assert.equal(await calls(client, "keys"), 0);
+  } finally {
+    await client.close();
+  }
+});
+
+Deno.test("RedisStore runs its scripts again after SCRIPT FLUSH", async () => {
+  await using server = await startRedisServer();
+  const client = await createClient({ url: server.url }).connect();
+  try {
+    await using store = await RedisStore.connect(server.url);
+    const expiry = new Date(Date.now() + 60_000);
+    await store.save("t", encoder.encode("1"), expiry, { owner: "ada" });
+    await client.scriptFlush();
+    await client.configResetStat();
+    await store.save("u", encoder.encode("2"), expiry, { owner: "ada" });
+    assert.equal((await store.findByOwner("ada")).size, 2);
+    await store.delete("t", { owner: "ada" });
+    assert.deepEqual([...(await store.findByOwner("ada")).keys()], ["u"]);
+    // Each of the three scripts: EVALSHA answered NOSCRIPT, then EVAL
+    // once; the second findByOwner() runs by SHA-1 alone.
+    assert.equal(await calls(client, "eval"), 3);
+    assert.equal(await calls(client, "evalsha"), 4);
+  } finally {
+    await client.close();
+  }
+});
+
+Deno.test("RedisStore refuses tokens starting with the owner index's reserved prefix", async () => {
+  await using server = await startRedisServer();
+  const client = await createClient({ url: server.url }).connect();
+  try {
+    // With an empty prefix the index of "ada" is the key "\0owner\0ada".
+    await using store = await RedisStore.connect(server.url, { prefix: "" });
+    const expiry = new Date(Date.now() + 60_000);
+    await store.save("t", encoder.encode("1"), expiry, { owner: "ada" });
+    const reserved = "\0owner\0ada";
+    await assert.rejects(
+      store.save(reserved, encoder.encode("x"), expiry),
+      RangeError,
+    );
+    await assert.rejects(store.find(reserved), RangeError);
+    await assert.rejects(store.delete(reserved), RangeError);
+    assert.deepEqual(await client.zRange(reserved, 0, -1), ["t"]);
+    assert.deepEqual(await store.all(), new Map([["t", encoder.encode("1")]]));
+    // A NUL elsewhere in a token is fine.
+    await store.save("\0own", encoder.encode("2"), expiry);
+    assert.deepEqual(await store.find("\0own"), encoder.encode("2"));
+  } finally {
+    await client.close();
+  }
+});
+
+Deno.test("RedisStore rejects owners that are not strings and writes nothing", async () => {
+  await using server = await startRedisServer();
+  const client = await createClient({ url: server.url }).connect();
+  try {
+    await using store = await RedisStore.connect(server.url);
+    const expiry = new Date(Date.now() + 60_000);
+    // deno-lint-ignore no-explicit-any
+    const loose = store as any;
+    const data = encoder.encode("x");
+    await assert.rejects(
+      loose.save("t", data, expiry, { owner: 7 }),
+      TypeError,
+    );
+    await assert.rejects(
+      loose.save("t", data, expiry, { previousOwner: null }),
+      TypeError,
+    );
+    await assert.rejects(loose.save("t", data, expiry, "ada"), TypeError);
+    await assert.rejects(loose.delete("t", { owner: ["ada"] }), TypeError);
+    await assert.rejects(loose.findByOwner(undefined), TypeError);
+    assert.equal(await client.dbSize(), 0);
+  } finally {
+    await client.close();
+  }
+});
