@@ -145,3 +145,41 @@ testOwnerIndexConformance("RedisStore", async () => {
     throw error;
   }
 }, { realClock: true, persistent: true });
+
+testOwnerIndexConformance("MemoryStore", (clock) => {
+  const store = new MemoryStore({ now: clock.now });
+  return Promise.resolve({ store, cleanup: () => store.close() });
+});
+
+testOwnerIndexConformance("BuntStore(:memory:)", async (clock) => {
+  const store = await BuntStore.open(":memory:", { now: clock.now });
+  return { store, cleanup: () => store.close() };
+});
+
+testOwnerIndexConformance("BuntStore(file)", async (clock) => {
+  const dir = await Deno.makeTempDir({ prefix: "buntstore-owners-" });
+  const path = join(dir, "sessions.db");
+  try {
+    let store = await BuntStore.open(path, { now: clock.now });
+    return {
+      get store() {
+        return store;
+      },
+      reopen: async () => {
+        await store.close();
+        store = await BuntStore.open(path, { now: clock.now });
+        return store;
+      },
+      cleanup: async () => {
+        try {
+          await store.close();
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      },
+    };
+  } catch (error) {
+    await Deno.remove(dir, { recursive: true });
+    throw error;
+  }
+}, { persistent: true });
