@@ -14,7 +14,11 @@ import {
   parseRecord,
 } from "./_aof/record.ts";
 
-import { findHiddenRecord, ReadWindow } from "./_aof/read_window.ts";
+import {
+  findHiddenRecord,
+  ReadWindow,
+  tornBeforeZeros,
+} from "./_aof/read_window.ts";
 import {
   cannotOpen,
   LOG_MODE,
@@ -75,7 +79,8 @@ export interface ScanOptions {
 
 /**
  * Reads every record of `file` from the start. A torn last record (the
- * bytes end inside it) is not an error: `validEnd` stops before it. NUL
+ * bytes end inside it, or in NUL bytes that run to the end of the file, as
+ * a power cut can leave) is not an error: `validEnd` stops before it. NUL
  * bytes where a record would start are skipped.
  *
  * @throws {CorruptLogError} When a record is damaged anywhere else.
@@ -100,6 +105,9 @@ export async function scanLog(
       try {
         next = parseRecord(buf, start, end, mtimeMs, record);
       } catch (error) {
+        if (!(error instanceof DamagedRecord)) throw error;
+        const fileSize = await tornBeforeZeros(window, start);
+        if (fileSize >= 0) return { validEnd: base + start, fileSize, records };
         throw damaged(path, base + start, error);
       }
       if (next === INCOMPLETE) break;

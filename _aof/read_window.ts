@@ -17,6 +17,8 @@ const LF = 0x0a;
 
 /** Read size while replaying a log. */
 const READ_CHUNK = 1 << 20;
+/** Read size while checking that a file ends in NUL bytes. */
+const ZEROS_CHUNK = 64 * 1024;
 
 /**
  * The not yet parsed bytes of a file read front to back in chunks: parsers
@@ -68,6 +70,54 @@ export class ReadWindow {
     if (read === null) this.eof = true;
     else this.end += read;
   }
+
+  /**
+   * Reads the rest of the file without keeping it, stopping at the first
+   * byte that is not NUL. Returns how many bytes followed the window, or
+   * -1 when one was not NUL; the file is left where it was.
+   */
+  async zerosToEnd(): Promise<number> {
+    const position = this.base + this.end;
+    const scratch = new Uint8Array(ZEROS_CHUNK);
+    let total = 0;
+    try {
+      while (true) {
+        const read = await this.#file.read(scratch);
+        if (read === null) return total;
+        for (let i = 0; i < read; i++) if (scratch[i] !== 0) return -1;
+        total += read;
+      }
+    } finally {
+      await this.#file.seek(position, Deno.SeekMode.Start);
+    }
+  }
+}
+
+/**
+ * Whether the damaged record at `buf[start]` is only torn by a power cut:
+ * its bytes are the start of a valid record, followed by NUL bytes to the
+ * end of the file (ext4 can leave zero-filled blocks after the last write,
+ * where a killed process leaves none). Returns the file's size when so, to
+ * cut at `start` like any torn tail, or -1.
+ */
+export async function tornBeforeZeros(
+  window: ReadWindow,
+  start: number,
+): Promise<number> {
+  const { buf, end } = window;
+  let dataEnd = end;
+  while (dataEnd > start && buf[dataEnd - 1] === 0) dataEnd--;
+  // The record's first invalid byte is a NUL; a byte after it is not.
+  if (dataEnd === end) return -1;
+  try {
+    if (parseRecord(buf, start, dataEnd, 0, {}) !== INCOMPLETE) return -1;
+  } catch (error) {
+    if (error instanceof DamagedRecord) return -1;
+    throw error;
+  }
+  if (findHiddenRecord(buf, start, dataEnd) >= 0) return -1;
+  const rest = await window.zerosToEnd();
+  return rest < 0 ? -1 : window.base + end + rest;
 }
 
 /**

@@ -8,7 +8,11 @@
  * @module
  */
 
-import { findHiddenRecord, ReadWindow } from "./read_window.ts";
+import {
+  findHiddenRecord,
+  ReadWindow,
+  tornBeforeZeros,
+} from "./read_window.ts";
 import {
   DamagedRecord,
   INCOMPLETE,
@@ -100,6 +104,16 @@ export async function scanResilient(
           next = parseRecord(buf, start, end, mtimeMs, record);
         } catch (error) {
           if (!(error instanceof DamagedRecord)) throw error;
+          // The engine cuts a record torn before zero-filled blocks.
+          const fileSize = await tornBeforeZeros(window, start);
+          if (fileSize >= 0) {
+            result.torn = {
+              offset: base + start,
+              length: fileSize - base - start,
+            };
+            result.fileSize = fileSize;
+            return result;
+          }
           damageStart = base + start;
           reason = error.message;
           window.start = start + 1;

@@ -48,7 +48,7 @@ type RefResult =
 
 const INCOMPLETE: Outcome = { kind: "incomplete" };
 const DAMAGED: Outcome = { kind: "damaged" };
-const keyDecoder = new TextDecoder();
+const keyDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 function isDigit(byte: number | undefined): boolean {
   return byte !== undefined && byte >= 0x30 && byte <= 0x39;
@@ -156,6 +156,18 @@ function hidesRecords(b: Uint8Array, start: number): boolean {
   return false;
 }
 
+/**
+ * Whether the damaged record at `p` is a valid start of a record followed
+ * by NUL bytes to the end of the file (a power cut's torn tail).
+ */
+function tornBeforeZeros(b: Uint8Array, p: number): boolean {
+  let dataEnd = b.length;
+  while (dataEnd > p && b[dataEnd - 1] === 0) dataEnd--;
+  if (dataEnd === b.length) return false;
+  const data = b.subarray(0, dataEnd);
+  return refRecord(data, p, 0).kind === "incomplete" && !hidesRecords(data, p);
+}
+
 function refParse(b: Uint8Array, mtimeMs: number): RefResult {
   const records: RefRecord[] = [];
   let count = 0;
@@ -164,7 +176,12 @@ function refParse(b: Uint8Array, mtimeMs: number): RefResult {
     while (p < b.length && b[p] === 0) p++;
     if (p >= b.length) return { ok: true, records, count, validEnd: p };
     const outcome = refRecord(b, p, mtimeMs);
-    if (outcome.kind === "damaged") return { ok: false, offset: p };
+    if (outcome.kind === "damaged") {
+      if (tornBeforeZeros(b, p)) {
+        return { ok: true, records, count, validEnd: p };
+      }
+      return { ok: false, offset: p };
+    }
     if (outcome.kind === "incomplete") {
       if (hidesRecords(b, p)) return { ok: false, offset: p };
       return { ok: true, records, count, validEnd: p };

@@ -606,3 +606,76 @@ Deno.test("BuntStore.open() does not load an empty key (Go buntdb allows one) as
     resp("set", "a", "1", "ae", LATER),
   );
 });
+
+Deno.test("BuntStore.open() cuts a torn last record followed by zero-filled blocks, as a power cut leaves it", async (t) => {
+  const a = resp("set", "a", "1", "ae", LATER);
+  const last = resp("set", "b", "a value with \0 inside", "ae", LATER);
+  const nul = (n: number) => new Uint8Array(n);
+  for (const zeros of [1, 4096, 3 * 4096 + 17]) {
+    await t.step(
+      `${zeros} NUL bytes after every cut of the last record`,
+      async () => {
+        await using tmp = await tempDir();
+        for (let cut = 1; cut < last.length; cut++) {
+          const log = concat(a, last.subarray(0, cut), nul(zeros));
+          await Deno.writeFile(tmp.path, log);
+          const store = await BuntStore.open(tmp.path, { now });
+          try {
+            assert.deepEqual(sorted(await contents(store)), [["a", "1"]]);
+            assert.equal(
+              store.stats().recoveredBytes,
+              cut + zeros,
+              `cut ${cut}`,
+            );
+            assert.equal((await Deno.stat(tmp.path)).size, a.length);
+            await store.save("c", bytes("3"), new Date(FIXED_NOW + 5000));
+          } finally {
+            await store.close();
+          }
+          const reopened = await BuntStore.open(tmp.path, { now });
+          try {
+            assert.deepEqual(sorted(await contents(reopened)), [
+              ["a", "1"],
+              ["c", "3"],
+            ]);
+          } finally {
+            await reopened.close();
+          }
+        }
+      },
+    );
+  }
+  await t.step(
+    "damage followed by a complete record stays an error",
+    async () => {
+      await using tmp = await tempDir();
+      const log = concat(a, last.subarray(0, 20), nul(4096), a);
+      await Deno.writeFile(tmp.path, log);
+      await assert.rejects(
+        BuntStore.open(tmp.path, { now }),
+        (error) =>
+          error instanceof CorruptLogError && error.offset === a.length,
+      );
+      assert.deepEqual(await Deno.readFile(tmp.path), log);
+    },
+  );
+  await t.step(
+    "damage followed by NULs then other bytes stays an error",
+    async () => {
+      await using tmp = await tempDir();
+      const log = concat(a, last.subarray(0, 20), nul(4096), bytes("x"));
+      await Deno.writeFile(tmp.path, log);
+      await assert.rejects(BuntStore.open(tmp.path, { now }), CorruptLogError);
+      assert.deepEqual(await Deno.readFile(tmp.path), log);
+    },
+  );
+  await t.step(
+    "a damaged record, not a torn one, before NULs stays an error",
+    async () => {
+      await using tmp = await tempDir();
+      const log = concat(a, bytes("*3\r\n$3\r\nput\r\n"), nul(4096));
+      await Deno.writeFile(tmp.path, log);
+      await assert.rejects(BuntStore.open(tmp.path, { now }), CorruptLogError);
+    },
+  );
+});
