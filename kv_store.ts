@@ -19,7 +19,12 @@
  * @module
  */
 
-import { assertToken, checkSave } from "./_session_store/validate.ts";
+import {
+  assertToken,
+  checkOwner,
+  checkOwners,
+  checkSave,
+} from "./_session_store/validate.ts";
 import { StoreClosedError } from "./errors.ts";
 import type { OwnerOptions, SessionStore } from "./session_store.ts";
 
@@ -557,36 +562,6 @@ type Entry =
     data?: undefined;
     chunks: { id: string; count: number; length: number };
   };
-
-/** The owners named by `save`'s or `delete`'s options, checked. */
-function checkOwners(
-  options: OwnerOptions | undefined,
-  action: string,
-): { owner?: string | undefined; previousOwner?: string | undefined } {
-  if (options === undefined) return {};
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(
-      `Cannot ${action}: options must be an object, got ${
-        options === null ? "null" : typeof options
-      }`,
-    );
-  }
-  const { owner, previousOwner } = options;
-  if (owner !== undefined) checkOwner(owner, "owner", action);
-  if (previousOwner !== undefined) {
-    checkOwner(previousOwner, "previousOwner", action);
-  }
-  // Moving an entry to the owner it already has leaves it where it is.
-  return previousOwner === owner ? { owner } : { owner, previousOwner };
-}
-
-function checkOwner(owner: unknown, name: string, action: string): void {
-  if (typeof owner !== "string") {
-    throw new TypeError(
-      `Cannot ${action}: ${name} must be a string, got ${typeof owner}`,
-    );
-  }
-}
 
 function asEntry(value: unknown, name: string): Entry {
   if (

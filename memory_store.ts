@@ -8,7 +8,12 @@
 import { Keyspace } from "./_store/keyspace.ts";
 import { Sweeper } from "./_store/sweeper.ts";
 import { NO_RECORDS, OwnerIndex } from "./_store/owner_index.ts";
-import { assertToken, checkSave } from "./_session_store/validate.ts";
+import {
+  assertToken,
+  checkOwner,
+  checkOwners,
+  checkSave,
+} from "./_session_store/validate.ts";
 import { validateMemoryStoreOptions } from "./_store/options.ts";
 import type { OwnerOptions, SessionStore } from "./session_store.ts";
 import { StoreClosedError } from "./errors.ts";
@@ -113,9 +118,10 @@ export class MemoryStore implements SessionStore, AsyncDisposable {
   ): Promise<void> {
     this.#assertOpen();
     const expiresAt = checkSave(token, data, expiry);
+    const owners = checkOwners(options, "save session");
     if (expiresAt <= this.#now()) return this.#remove(token);
     this.#keyspace.set(token, data.slice(), expiresAt);
-    this.#owners.save(token, expiresAt, options, NO_RECORDS, () => {});
+    this.#owners.save(token, expiresAt, owners, NO_RECORDS, () => {});
   }
 
   /**
@@ -151,6 +157,7 @@ export class MemoryStore implements SessionStore, AsyncDisposable {
    */
   async findByOwner(owner: string): Promise<Map<string, Uint8Array>> {
     this.#assertOpen();
+    checkOwner(owner, "owner", "find sessions");
     const now = this.#now();
     const found = new Map<string, Uint8Array>();
     for (const key of this.#owners.keysOf(owner, now)) {

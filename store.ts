@@ -12,7 +12,12 @@ import { everySecond, hooksOf, type StoreHooks } from "./_store/hooks.ts";
 import { compact, type CompactionTarget } from "./_store/compactor.ts";
 import { Sweeper } from "./_store/sweeper.ts";
 import { type SyncPolicy, WriteQueue } from "./_store/write_queue.ts";
-import { assertToken, checkSave } from "./_session_store/validate.ts";
+import {
+  assertToken,
+  checkOwner,
+  checkOwners,
+  checkSave,
+} from "./_session_store/validate.ts";
 import {
   type BuntStoreOptions,
   type BuntStoreStats,
@@ -175,6 +180,7 @@ export class BuntStore implements SessionStore, AsyncDisposable {
   ): Promise<void> {
     this.#assertOpen();
     const expiresAt = checkSave(token, data, expiry);
+    const owners = checkOwners(options, "save session");
     if (token.startsWith(INDEX_KEY_PREFIX)) {
       throw new RangeError(
         "Cannot use session token: it starts with the owner index's reserved prefix",
@@ -186,7 +192,7 @@ export class BuntStore implements SessionStore, AsyncDisposable {
     const undoIndex = this.#owners.save(
       token,
       expiresAt,
-      options,
+      owners,
       queue?.records ?? NO_RECORDS,
       () => queue?.records.set(token, data, expiresAt),
     );
@@ -244,6 +250,7 @@ export class BuntStore implements SessionStore, AsyncDisposable {
    */
   async findByOwner(owner: string): Promise<Map<string, Uint8Array>> {
     this.#assertOpen();
+    checkOwner(owner, "owner", "find sessions");
     const now = this.#now();
     const found = new Map<string, Uint8Array>();
     for (const key of this.#owners.keysOf(owner, now)) {

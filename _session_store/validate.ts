@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { OwnerOptions } from "../session_store.ts";
+
 /** Longest accepted token, in UTF-8 bytes. */
 const MAX_TOKEN_BYTES = 1024;
 
@@ -96,6 +98,37 @@ export function assertNumberOption(
   if (!Number.isFinite(value) || value < min) {
     throw new RangeError(
       `Cannot ${action}: option "${name}" must be a finite number >= ${min}, got ${value}`,
+    );
+  }
+}
+
+/** The owners named by `save`'s or `delete`'s options, checked. */
+export function checkOwners(
+  options: OwnerOptions | undefined,
+  action: string,
+): { owner?: string | undefined; previousOwner?: string | undefined } {
+  if (options === undefined) return {};
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `Cannot ${action}: options must be an object, got ${
+        options === null ? "null" : typeof options
+      }`,
+    );
+  }
+  const { owner, previousOwner } = options;
+  if (owner !== undefined) checkOwner(owner, "owner", action);
+  if (previousOwner !== undefined) {
+    checkOwner(previousOwner, "previousOwner", action);
+  }
+  // Moving an entry to the owner it already has leaves it where it is.
+  return previousOwner === owner ? { owner } : { owner, previousOwner };
+}
+
+/** Throws unless `owner` is a string. */
+export function checkOwner(owner: unknown, name: string, action: string): void {
+  if (typeof owner !== "string") {
+    throw new TypeError(
+      `Cannot ${action}: ${name} must be a string, got ${typeof owner}`,
     );
   }
 }

@@ -7,8 +7,6 @@
  * @module
  */
 
-import type { OwnerOptions } from "../session_store.ts";
-
 /**
  * Starts every index key in the log. No session key may start with it: a
  * NUL never appears in a token, and `BuntStore` refuses such keys.
@@ -127,14 +125,14 @@ export class OwnerIndex {
   save(
     key: string,
     expiresAt: number,
-    options: OwnerOptions | undefined,
+    options: { owner?: string | undefined; previousOwner?: string | undefined },
     records: IndexRecords,
     writeSession: () => void,
   ): (() => void) | undefined {
-    const owner = options?.owner;
+    const owner = options.owner;
     if (owner === undefined) {
       writeSession();
-      if (options?.previousOwner === undefined) return undefined;
+      if (options.previousOwner === undefined) return undefined;
       return this.remove(key, records);
     }
     const known = this.#byKey.get(key);

@@ -114,6 +114,25 @@ export function testOwnerIndexConformance(
     );
   });
 
+  test(
+    "and save() refuse an owner that is not a string, changing nothing",
+    async (store, c) => {
+      for (const bad of [7, null, {}]) {
+        await assert.rejects(
+          store.save("a", bytes("x"), later(c), {
+            owner: bad as unknown as string,
+          }),
+          TypeError,
+        );
+        await assert.rejects(
+          store.findByOwner(bad as unknown as string),
+          TypeError,
+        );
+      }
+      assert.equal(await store.find("a"), undefined);
+    },
+  );
+
   test("keeps owners apart", async (store, c) => {
     await store.save("a1", bytes("1"), later(c), { owner: "ada" });
     await store.save("b1", bytes("2"), later(c), { owner: "bob" });
