@@ -19,7 +19,6 @@ import {
   prng,
   resp,
   seedFromEnv,
-  sleep,
   sorted,
   tempDir,
   tick,
