@@ -251,13 +251,7 @@ export class BuntStore implements SessionStore, AsyncDisposable {
   async findByOwner(owner: string): Promise<Map<string, Uint8Array>> {
     this.#assertOpen();
     checkOwner(owner, "owner", "find sessions");
-    const now = this.#now();
-    const found = new Map<string, Uint8Array>();
-    for (const key of this.#owners.keysOf(owner, now)) {
-      const entry = this.#keyspace.get(key, now);
-      if (entry !== undefined) found.set(key, entry.value.slice());
-    }
-    return found;
+    return this.#owners.find(owner, this.#keyspace, this.#now());
   }
 
   /**

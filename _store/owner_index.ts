@@ -13,6 +13,8 @@
  */
 export const INDEX_KEY_PREFIX = "\u0000owner\u0000";
 
+import type { Keyspace } from "./keyspace.ts";
+
 const EMPTY = new Uint8Array(0);
 
 /** Where index records go: the write queue's record writer. */
@@ -99,6 +101,25 @@ export class OwnerIndex {
     if (owners === undefined || !owners.delete(owner)) return;
     if (owners.size === 0) this.#byKey.delete(key);
     this.#dropFromOwner(owner, key);
+  }
+
+  /**
+   * Copies of the live sessions in `keyspace` indexed under `owner`. Drops
+   * from memory the entries that expired or whose session is gone (a log
+   * keeps its own until they expire: harmless, as readers check the data).
+   */
+  find(
+    owner: string,
+    keyspace: Keyspace,
+    now: number,
+  ): Map<string, Uint8Array> {
+    const found = new Map<string, Uint8Array>();
+    for (const key of this.keysOf(owner, now)) {
+      const entry = keyspace.get(key, now);
+      if (entry === undefined) this.deleteUnder(owner, key);
+      else found.set(key, entry.value.slice());
+    }
+    return found;
   }
 
   /** The keys of `owner` whose entry is live at `now`; drops the rest. */
