@@ -21,9 +21,12 @@ import {
 } from "./_aof/read_window.ts";
 import {
   cannotOpen,
+  describe,
   LOG_MODE,
+  NotATempFile,
+  parentDirectory,
   realLogPath,
-  removeIfPresent,
+  removeStaleTemp,
   tempPath,
   writeAll,
 } from "./_aof/files.ts";
@@ -36,12 +39,7 @@ export {
   type ResilientScan,
   scanResilient,
 } from "./_aof/resilient_scan.ts";
-export {
-  cannotOpen,
-  parentDirectory,
-  syncDirectory,
-  writeAll,
-} from "./_aof/files.ts";
+export { parentDirectory, syncDirectory, writeAll } from "./_aof/files.ts";
 
 /** The file operations the log uses; tests wrap them to inject faults. */
 export interface LogFile {
@@ -158,51 +156,115 @@ export async function openLocked(path: string): Promise<LockedLog> {
   // A compaction can swap the file between our open and our lock, so check
   // that the locked inode is still the one at `realPath`.
   for (let attempt = 0; attempt < 3; attempt++) {
-    // Tokens are secrets: a new log is for its owner's eyes only.
-    const file = await Deno.open(realPath, {
-      read: true,
-      append: true,
-      create: true,
-      mode: LOG_MODE,
-    });
+    const file = await openFile(path, realPath);
     if (!(await file.tryLock(true))) {
       file.close();
       throw new StoreLockedError(path);
     }
-    let same: boolean;
     try {
-      same = await isStillAt(file, realPath);
+      if (await isStillAt(file, path, realPath)) {
+        await prepareTemp(path, realPath);
+        return { file, realPath };
+      }
     } catch (error) {
       file.close();
-      throw cannotOpen(
-        path,
-        "cannot check that the locked log is still at its path",
-        "check the permissions of the file and its directory",
-        error,
-      );
-    }
-    if (same) {
-      await removeIfPresent(tempPath(realPath));
-      return { file, realPath };
+      throw error;
     }
     file.close();
   }
   throw new StoreLockedError(path);
 }
 
+/** Opens (creating, mode 0600) the log, saying what went wrong if not. */
+async function openFile(path: string, realPath: string): Promise<Deno.FsFile> {
+  try {
+    // Tokens are secrets: a new log is for its owner's eyes only.
+    return await Deno.open(realPath, {
+      read: true,
+      append: true,
+      create: true,
+      mode: LOG_MODE,
+    });
+  } catch (error) {
+    if (error instanceof Deno.errors.IsADirectory) {
+      throw cannotOpen(
+        path,
+        "it is a directory",
+        `give the path of a file in it, such as "${path}/sessions.db"`,
+        error,
+      );
+    }
+    throw cannotOpen(
+      path,
+      `cannot open the file (${describe(error)})`,
+      "check its permissions, and Deno's --allow-read and --allow-write",
+      error,
+    );
+  }
+}
+
 /**
- * Whether `path` still names the inode `file` has open. Only a missing
- * path means "swapped away"; any other failure is thrown.
+ * Removes a compaction temp file left by a crash, and makes sure the next
+ * compaction can create one: a log in a directory this process cannot
+ * write would open fine, then fail every compaction while it grows.
  */
-async function isStillAt(file: Deno.FsFile, path: string): Promise<boolean> {
-  const [opened, current] = await Promise.all([
-    file.stat(),
-    Deno.stat(path).catch((error) => {
-      if (error instanceof Deno.errors.NotFound) return undefined;
-      throw error;
-    }),
-  ]);
-  return current !== undefined && current.ino === opened.ino;
+async function prepareTemp(path: string, realPath: string): Promise<void> {
+  const temp = tempPath(realPath);
+  try {
+    await removeStaleTemp(temp);
+    const probe = await Deno.open(temp, {
+      write: true,
+      createNew: true,
+      mode: LOG_MODE,
+    });
+    probe.close();
+    await Deno.remove(temp);
+  } catch (error) {
+    if (error instanceof NotATempFile) {
+      throw cannotOpen(path, error.message, "move it away", error);
+    }
+    const directory = parentDirectory(realPath);
+    throw cannotOpen(
+      path,
+      `cannot create files in its directory "${directory}" (${
+        describe(error)
+      })`,
+      "compactions write a temp file there and rename it over the log: " +
+        "make the directory writable (with Deno, --allow-write on the " +
+        "directory, not only on the file)",
+      error,
+    );
+  }
+}
+
+/**
+ * Whether `realPath` still names the inode `file` has open. Only a missing
+ * path means "swapped away"; any other failure is thrown, saying so.
+ */
+async function isStillAt(
+  file: Deno.FsFile,
+  path: string,
+  realPath: string,
+): Promise<boolean> {
+  try {
+    const [opened, current] = await Promise.all([
+      file.stat(),
+      Deno.stat(realPath).catch((error) => {
+        if (error instanceof Deno.errors.NotFound) return undefined;
+        throw error;
+      }),
+    ]);
+    return current !== undefined && current.ino === opened.ino;
+  } catch (error) {
+    throw cannotOpen(
+      path,
+      `cannot check that the locked log is still at its path (${
+        describe(error)
+      })`,
+      "check the permissions of the file and its directory",
+      error,
+    );
+  }
 }
 
 /** A locked log, replayed and cut back to its last complete record. */

@@ -8,6 +8,7 @@ import {
   LOG_MODE,
   parentDirectory,
   removeIfPresent,
+  removeStaleTemp,
   tempPath,
   writeAll,
 } from "./files.ts";
@@ -40,7 +41,7 @@ export class CompactionFile {
   static async create(path: string, copyFrom: number): Promise<CompactionFile> {
     const { mode } = await Deno.stat(path);
     const temp = tempPath(path);
-    await removeIfPresent(temp);
+    await removeStaleTemp(temp);
     // Append mode, like the live log, so writes after a failed write's
     // truncation land at the end and not after a hole.
     const file = await Deno.open(temp, {

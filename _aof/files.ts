@@ -48,9 +48,25 @@ export function parentDirectory(path: string): string {
  * the directory the log was opened in (not the one a later `Deno.chdir`
  * moved to). For a new log, its directory (created if missing) is resolved.
  *
- * @throws {Error} When `path` is a symlink to a missing file.
+ * @throws {Error} In the `Cannot open store at` form when `path` is a
+ * symlink to a missing file or a parent of it is not a directory.
  */
 export async function realLogPath(path: string): Promise<string> {
+  try {
+    return await resolve(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotADirectory)) throw error;
+    const file = await fileAmongParents(path);
+    throw cannotOpen(
+      path,
+      `"${file}" is a file, not a directory`,
+      "fix the path, or move that file away",
+      error,
+    );
+  }
+}
+
+async function resolve(path: string): Promise<string> {
   try {
     return await Deno.realPath(path);
   } catch (error) {
@@ -70,10 +86,47 @@ export async function realLogPath(path: string): Promise<string> {
   return `${realDirectory === "/" ? "" : realDirectory}/${name}`;
 }
 
+/** The nearest parent of `path` that exists and is not a directory. */
+async function fileAmongParents(path: string): Promise<string> {
+  let nearest = parentDirectory(path);
+  for (let at = nearest; at !== "" && at !== "/"; at = parentDirectory(at)) {
+    const stat = await Deno.stat(at).catch(() => undefined);
+    if (stat !== undefined && !stat.isDirectory) nearest = at;
+  }
+  return nearest;
+}
+
+/**
+ * Removes a compaction temp file left at `temp` by a crash.
+ *
+ * @throws {NotATempFile} When something other than a file has that name:
+ * it is not the store's to delete.
+ */
+export async function removeStaleTemp(temp: string): Promise<void> {
+  const stat = await lstatIfPresent(temp);
+  if (stat === undefined) return;
+  if (!stat.isFile) {
+    const kind = stat.isDirectory ? "a directory" : "not a regular file";
+    throw new NotATempFile(
+      `"${temp}" is ${kind}, where compactions write their temp file`,
+    );
+  }
+  await removeIfPresent(temp);
+}
+
+/** Something other than a stale temp file sits at the temp file's path. */
+export class NotATempFile extends Error {
+  /** Creates it; `what` becomes the message. */
+  constructor(what: string) {
+    super(what);
+    this.name = "NotATempFile";
+  }
+}
+
 /**
  * The error for a failure while opening the log at `path`, in the form
- * `Cannot open store at "<path>": <what> (<cause>); <hint>`. A Deno I/O
- * error keeps its class, so callers can still test for it.
+ * `Cannot open store at "<path>": <what>; <hint>`, with `cause` attached. A
+ * Deno I/O error keeps its class, so callers can still test for it.
  */
 export function cannotOpen(
   path: string,
@@ -81,14 +134,16 @@ export function cannotOpen(
   hint: string,
   cause?: unknown,
 ): Error {
-  const detail = cause === undefined
-    ? ""
-    : ` (${cause instanceof Error ? cause.message : String(cause)})`;
-  const message = `Cannot open store at "${path}": ${what}${detail}; ${hint}`;
+  const message = `Cannot open store at "${path}": ${what}; ${hint}`;
   const Class = cause instanceof Error && isDenoError(cause)
     ? cause.constructor as ErrorConstructor
     : Error;
   return new Class(message, cause === undefined ? undefined : { cause });
+}
+
+/** The message of `error`, to quote in another one. */
+export function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function isDenoError(error: Error): boolean {

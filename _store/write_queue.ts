@@ -177,9 +177,11 @@ export class WriteQueue {
       this.#syncedSize = Math.max(this.#syncedSize, target);
       this.counters.syncs++;
     } catch (error) {
-      const wrapped = new Error(`Cannot fsync log: ${message(error)}`, {
-        cause: error,
-      });
+      const wrapped = this.#error(
+        "fsync",
+        error,
+        "acknowledged writes stay in memory and the next fsync retries them",
+      );
       this.#onError(wrapped);
       throw wrapped;
     }
@@ -269,16 +271,37 @@ export class WriteQueue {
     this.#fail(batches, "fsync", error);
   }
 
-  #fail(batches: Batch[], what: string, error: unknown): void {
-    const wrapped = new Error(`Cannot ${what} log: ${message(error)}`, {
-      cause: error,
-    });
+  #fail(batches: Batch[], what: "write" | "fsync", error: unknown): void {
+    // A log that could not be cut back has its own error, for callers to
+    // catch; it already names the file and says what to do.
+    const wrapped = error instanceof LogBrokenError ? error : this.#error(
+      what === "write" ? "write to" : "fsync",
+      error,
+      what === "write"
+        ? "the failed writes were rolled back"
+        : "the writes since the last good fsync were rolled back",
+    );
     for (let b = batches.length - 1; b >= 0; b--) {
       const undo = batches[b]!.undo;
       for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
     }
     this.#onError(wrapped);
     for (const batch of batches) batch.reject(wrapped);
+  }
+
+  /**
+   * `Cannot <action> store at "<path>": <what happened>; <hint>`, with a
+   * hint of its own for a full disk.
+   */
+  #error(action: string, error: unknown, hint: string): Error {
+    const full = (error as { code?: unknown } | null)?.code === "ENOSPC";
+    const advice = full
+      ? `free disk space: ${hint}, and later writes succeed once there is room`
+      : hint;
+    return new Error(
+      `Cannot ${action} store at "${this.#path}": ${message(error)}; ${advice}`,
+      { cause: error },
+    );
   }
 }
 

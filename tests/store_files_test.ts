@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { BuntStore } from "../mod.ts";
 import { run } from "./_cli_helpers.ts";
-import { bytes, FIXED_NOW, tempDir } from "./_fixtures.ts";
+import { bytes, FIXED_NOW, openHooked, tempDir } from "./_fixtures.ts";
 
 const now = () => FIXED_NOW;
 const expiry = new Date(FIXED_NOW + 3_600_000);
@@ -129,4 +129,102 @@ Deno.test("BuntStore.open() refuses a symlink to a missing file instead of creat
     Deno.stat(`${tmp.dir}/missing.db`),
     Deno.errors.NotFound,
   );
+});
+
+Deno.test("BuntStore.open() names the file and says what to do when the path is not a log", async (t) => {
+  await t.step("the path is a directory", async () => {
+    await using tmp = await tempDir();
+    await assert.rejects(
+      BuntStore.open(tmp.dir),
+      new RegExp(
+        `^IsADirectory: Cannot open store at "${tmp.dir}": it is a directory; give the path of a file in it`,
+      ),
+    );
+  });
+  await t.step("a parent is a file", async () => {
+    await using tmp = await tempDir();
+    await Deno.writeTextFile(`${tmp.dir}/data`, "not a directory");
+    const path = `${tmp.dir}/data/sessions/s.db`;
+    await assert.rejects(
+      BuntStore.open(path),
+      new RegExp(
+        `^NotADirectory: Cannot open store at "${path}": "${tmp.dir}/data" is a file, not a directory; `,
+      ),
+    );
+  });
+  for (const empty of [true, false]) {
+    await t.step(
+      `<path>.tmp is ${empty ? "an empty" : "a"} directory`,
+      async () => {
+        await using tmp = await tempDir();
+        await Deno.mkdir(`${tmp.path}.tmp`);
+        if (!empty) await Deno.writeTextFile(`${tmp.path}.tmp/keep`, "mine");
+        await assert.rejects(
+          BuntStore.open(tmp.path),
+          new RegExp(
+            `^Error: Cannot open store at "${tmp.path}": "${tmp.path}.tmp" is a directory, where compactions write their temp file; move it away`,
+          ),
+        );
+        assert.ok((await Deno.stat(`${tmp.path}.tmp`)).isDirectory);
+      },
+    );
+  }
+});
+
+Deno.test("BuntStore.open() refuses a log whose directory it cannot write, which every compaction needs", async () => {
+  await using tmp = await tempDir();
+  await Deno.writeFile(tmp.path, new Uint8Array(0));
+  const child = new URL("./_open_child.ts", import.meta.url).pathname;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      `--allow-read=${tmp.dir},${new URL("..", import.meta.url).pathname}`,
+      `--allow-write=${tmp.path}`,
+      child,
+      tmp.path,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(output.stdout);
+  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  assert.match(
+    stdout,
+    new RegExp(
+      `^\\w+: Cannot open store at "${tmp.path}": cannot create files in its directory "${tmp.dir}" .*; compactions write a temp file there`,
+    ),
+  );
+});
+
+Deno.test("BuntStore.save() on a full disk names the file and says what to do", async () => {
+  await using tmp = await tempDir();
+  let full = false;
+  await using store = await openHooked(tmp.path, {
+    now,
+    onError: () => {},
+    wrapFile: (file) => ({
+      writeSync: (data) => {
+        // What Deno throws for ENOSPC: a plain Error with a code.
+        if (full) {
+          throw Object.assign(
+            new Error("No space left on device (os error 28)"),
+            { code: "ENOSPC" },
+          );
+        }
+        return file.writeSync(data);
+      },
+      syncData: () => file.syncData(),
+      truncateSync: (size) => file.truncateSync(size),
+    }),
+  });
+  full = true;
+  await assert.rejects(
+    store.save("t", bytes("v"), expiry),
+    new RegExp(
+      `^Error: Cannot write to store at "${tmp.path}": No space left on device \\(os error 28\\); free disk space`,
+    ),
+  );
+  full = false;
+  await store.save("t", bytes("v"), expiry);
 });
