@@ -255,41 +255,27 @@ export class KvStore implements SessionStore, AsyncDisposable {
     expiry: Date,
     options?: OwnerOptions,
   ): Promise<void> {
-    this.#assertOpen();
-    const expiresAt = checkSave(token, data, expiry);
-    const { owner, previousOwner } = checkOwners(options, "save session");
-    const now = this.#now();
-    if (expiresAt <= now) return this.#remove(token, [owner, previousOwner]);
-    const expireIn = Math.ceil(expiresAt - now);
-    let value: Entry;
-    if (data.length <= INLINE_MAX_BYTES) {
-      value = { expiry: expiresAt, data: data.slice() };
-    } else {
-      const id = crypto.randomUUID();
-      const count = await this.#writeChunks(
-        token,
-        id,
-        data.slice(),
-        expireIn + CHUNK_GRACE_MS,
-      );
-      value = { expiry: expiresAt, chunks: { id, count, length: data.length } };
-    }
-    const key = [...this.#entries, token];
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const old = await this.#kv.get(key);
-      const op = this.#kv.atomic().check(old).set(key, value, { expireIn });
-      if (owner !== undefined) {
-        op.set(this.#ownerKey(owner, token), expiresAt, { expireIn });
-      }
-      if (previousOwner !== undefined) {
-        op.delete(this.#ownerKey(previousOwner, token));
-      }
-      const result = await op.commit();
-      if (result.ok) return this.#deleteChunks(token, old.value);
-    }
-    throw new Error(
-      `Cannot save session to "${this.#name}": too many concurrent writes`,
-    );
+    await this.#write(token, data, expiry, options, false);
+  }
+
+  /**
+   * Saves like {@linkcode KvStore.save}, but only over a live entry: when
+   * `token` has none (deleted, or expired), it writes nothing.
+   *
+   * @param token The session token.
+   * @param data The bytes to keep.
+   * @param expiry When the entry expires.
+   * @param options The owner to index it under, as for `save`.
+   * @returns Whether it wrote; `false` when there was no live entry.
+   * @throws What Deno KV throws.
+   */
+  replace(
+    token: string,
+    data: Uint8Array,
+    expiry: Date,
+    options?: OwnerOptions,
+  ): Promise<boolean> {
+    return this.#write(token, data, expiry, options, true);
   }
 
   /**
@@ -547,6 +533,66 @@ export class KvStore implements SessionStore, AsyncDisposable {
       }
       await op.commit();
     }
+  }
+
+  #isLive(value: unknown, now: number): boolean {
+    return value !== null && asEntry(value, this.#name).expiry > now;
+  }
+
+  /** Validates and writes; `false` when `replaceOnly` finds no entry. */
+  async #write(
+    token: string,
+    data: Uint8Array,
+    expiry: Date,
+    options: OwnerOptions | undefined,
+    replaceOnly: boolean,
+  ): Promise<boolean> {
+    this.#assertOpen();
+    const expiresAt = checkSave(token, data, expiry);
+    const { owner, previousOwner } = checkOwners(options, "save session");
+    const now = this.#now();
+    if (expiresAt <= now) {
+      await this.#remove(token, [owner, previousOwner]);
+      return true;
+    }
+    const expireIn = Math.ceil(expiresAt - now);
+    let value: Entry;
+    if (data.length <= INLINE_MAX_BYTES) {
+      value = { expiry: expiresAt, data: data.slice() };
+    } else {
+      const id = crypto.randomUUID();
+      const count = await this.#writeChunks(
+        token,
+        id,
+        data.slice(),
+        expireIn + CHUNK_GRACE_MS,
+      );
+      value = { expiry: expiresAt, chunks: { id, count, length: data.length } };
+    }
+    const key = [...this.#entries, token];
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const old = await this.#kv.get(key);
+      if (replaceOnly && !this.#isLive(old.value, now)) {
+        // Deleted or expired since the caller read it: write nothing.
+        await this.#deleteChunks(token, value);
+        return false;
+      }
+      const op = this.#kv.atomic().check(old).set(key, value, { expireIn });
+      if (owner !== undefined) {
+        op.set(this.#ownerKey(owner, token), expiresAt, { expireIn });
+      }
+      if (previousOwner !== undefined) {
+        op.delete(this.#ownerKey(previousOwner, token));
+      }
+      const result = await op.commit();
+      if (result.ok) {
+        await this.#deleteChunks(token, old.value);
+        return true;
+      }
+    }
+    throw new Error(
+      `Cannot save session to "${this.#name}": too many concurrent writes`,
+    );
   }
 
   #assertOpen(): void {

@@ -116,12 +116,27 @@ export class MemoryStore implements SessionStore, AsyncDisposable {
     expiry: Date,
     options?: OwnerOptions,
   ): Promise<void> {
-    this.#assertOpen();
-    const expiresAt = checkSave(token, data, expiry);
-    const owners = checkOwners(options, "save session");
-    if (expiresAt <= this.#now()) return this.#remove(token);
-    this.#keyspace.set(token, data.slice(), expiresAt);
-    this.#owners.save(token, expiresAt, owners, NO_RECORDS, () => {});
+    this.#write(token, data, expiry, options, false);
+  }
+
+  /**
+   * Saves like {@linkcode MemoryStore.save}, but only over a live entry: when
+   * `token` has none (deleted, or expired), it writes nothing.
+   *
+   * @param token The session token.
+   * @param data The bytes to keep.
+   * @param expiry When the entry expires.
+   * @param options The owner to index it under, as for `save`.
+   * @returns Whether it wrote; `false` when there was no live entry.
+   * @throws {TypeError} When an argument has the wrong type.
+   */
+  async replace(
+    token: string,
+    data: Uint8Array,
+    expiry: Date,
+    options?: OwnerOptions,
+  ): Promise<boolean> {
+    return this.#write(token, data, expiry, options, true);
   }
 
   /**
@@ -189,6 +204,28 @@ export class MemoryStore implements SessionStore, AsyncDisposable {
   #remove(token: string): void {
     this.#keyspace.delete(token);
     this.#owners.delete(token);
+  }
+
+  /** Validates and writes; `false` when `replaceOnly` finds no entry. */
+  #write(
+    token: string,
+    data: Uint8Array,
+    expiry: Date,
+    options: OwnerOptions | undefined,
+    replaceOnly: boolean,
+  ): boolean {
+    this.#assertOpen();
+    const expiresAt = checkSave(token, data, expiry);
+    const owners = checkOwners(options, "save session");
+    const now = this.#now();
+    if (expiresAt <= now) {
+      this.#remove(token);
+      return true;
+    }
+    if (replaceOnly && !this.#keyspace.get(token, now)) return false;
+    this.#keyspace.set(token, data.slice(), expiresAt);
+    this.#owners.save(token, expiresAt, owners, NO_RECORDS, () => {});
+    return true;
   }
 
   #assertOpen(): void {

@@ -63,9 +63,11 @@ function script(source: string): Script {
 // One script per write, so the session and its index change together: no
 // reader, crash or failover sees a live session missing from its owner's
 // index. KEYS[1] is the session key, also the member in the sorted sets.
-// ARGV: data, expiry (Unix ms), "1" when KEYS[2] is the new owner's index;
-// the key after it, if any, is the previous owner's index.
+// ARGV: data, expiry (Unix ms), "1" when KEYS[2] is the new owner's index
+// (the key after it, if any, is the previous owner's index), and "1" to
+// write only over an existing session (returns 0 then, writing nothing).
 const SAVE = script(`
+if ARGV[4] == "1" and redis.call("EXISTS", KEYS[1]) == 0 then return 0 end
 local previous = 2
 if ARGV[3] == "1" then
   redis.call("ZADD", KEYS[2], "GT", ARGV[2], KEYS[1])
@@ -388,28 +390,27 @@ export class RedisStore implements SessionStore, AsyncDisposable {
     expiry: Date,
     options?: OwnerOptions,
   ): Promise<void> {
-    this.#assertOpen();
-    const expiresAt = checkSave(token, data, expiry);
-    assertNotReserved(token);
-    const { owner, previousOwner } = checkOwners(options, "save session");
-    const key = this.#prefix + token;
-    if (expiresAt <= Date.now()) {
-      await this.#remove(key, [owner, previousOwner]);
-      return;
-    }
-    // Buffer.from copies, so the caller may reuse `data` at once.
-    const value = Buffer.from(data);
-    const at = String(expiresAt);
-    if (owner === undefined && previousOwner === undefined) {
-      await this.#send(["SET", key, value, "PXAT", at]);
-      return;
-    }
-    const keys = [key];
-    if (owner !== undefined) keys.push(this.#ownerPrefix + owner);
-    if (previousOwner !== undefined) {
-      keys.push(this.#ownerPrefix + previousOwner);
-    }
-    await this.#run(SAVE, keys, [value, at, owner === undefined ? "0" : "1"]);
+    await this.#write(token, data, expiry, options, false);
+  }
+
+  /**
+   * Saves like {@linkcode RedisStore.save}, but only over a live entry: when
+   * `token` has none (deleted, or expired), it writes nothing.
+   *
+   * @param token The session token.
+   * @param data The bytes to keep.
+   * @param expiry When the entry expires.
+   * @param options The owner to index it under, as for `save`.
+   * @returns Whether it wrote; `false` when there was no live entry.
+   * @throws What the Redis client throws.
+   */
+  replace(
+    token: string,
+    data: Uint8Array,
+    expiry: Date,
+    options?: OwnerOptions,
+  ): Promise<boolean> {
+    return this.#write(token, data, expiry, options, true);
   }
 
   /**
@@ -615,6 +616,46 @@ export class RedisStore implements SessionStore, AsyncDisposable {
     const end = this.#prefixLength + OWNER_MARK_BYTES.length;
     return key.length >= end &&
       key.subarray(this.#prefixLength, end).equals(OWNER_MARK_BYTES);
+  }
+
+  /** Validates and writes; `false` when `replaceOnly` finds no entry. */
+  async #write(
+    token: string,
+    data: Uint8Array,
+    expiry: Date,
+    options: OwnerOptions | undefined,
+    replaceOnly: boolean,
+  ): Promise<boolean> {
+    this.#assertOpen();
+    const expiresAt = checkSave(token, data, expiry);
+    assertNotReserved(token);
+    const { owner, previousOwner } = checkOwners(options, "save session");
+    const key = this.#prefix + token;
+    if (expiresAt <= Date.now()) {
+      await this.#remove(key, [owner, previousOwner]);
+      return true;
+    }
+    // Buffer.from copies, so the caller may reuse `data` at once.
+    const value = Buffer.from(data);
+    const at = String(expiresAt);
+    if (owner === undefined && previousOwner === undefined) {
+      const set = ["SET", key, value, "PXAT", at];
+      // XX: only over a key that exists; the reply is then null if none.
+      if (replaceOnly) set.push("XX");
+      return (await this.#send(set)) !== null;
+    }
+    const keys = [key];
+    if (owner !== undefined) keys.push(this.#ownerPrefix + owner);
+    if (previousOwner !== undefined) {
+      keys.push(this.#ownerPrefix + previousOwner);
+    }
+    const written = await this.#run(SAVE, keys, [
+      value,
+      at,
+      owner === undefined ? "0" : "1",
+      replaceOnly ? "1" : "0",
+    ]);
+    return written !== 0;
   }
 
   #assertOpen(): void {

@@ -70,6 +70,20 @@ export interface SessionStore {
     options?: OwnerOptions,
   ): Promise<void>;
   /**
+   * Saves like `save`, but only over a live entry: when `token` has none
+   * (deleted by another process, or expired), it writes nothing and
+   * resolves `false`. The session manager uses it for every later save of
+   * a session, so a request still running when another server logs the
+   * session out cannot write it back. A store without it gets `save`, and
+   * with that this race.
+   */
+  replace?(
+    token: string,
+    data: Uint8Array,
+    expiry: Date,
+    options?: OwnerOptions,
+  ): Promise<boolean>;
+  /**
    * Deletes the entry for `token`; resolves without error when missing. A
    * store with an owner index also drops it from `options.owner`'s index.
    */

@@ -178,30 +178,31 @@ export class BuntStore implements SessionStore, AsyncDisposable {
     expiry: Date,
     options?: OwnerOptions,
   ): Promise<void> {
-    this.#assertOpen();
-    const expiresAt = checkSave(token, data, expiry);
-    const owners = checkOwners(options, "save session");
-    if (token.startsWith(INDEX_KEY_PREFIX)) {
-      throw new RangeError(
-        "Cannot use session token: it starts with the owner index's reserved prefix",
-      );
-    }
-    this.#assertWritable();
-    if (expiresAt <= this.#now()) return this.#remove(token);
-    const queue = this.#queue;
-    const undoIndex = this.#owners.save(
-      token,
-      expiresAt,
-      owners,
-      queue?.records ?? NO_RECORDS,
-      () => queue?.records.set(token, data, expiresAt),
-    );
-    const previous = this.#keyspace.set(token, data.slice(), expiresAt);
-    if (queue === undefined) return;
-    return queue.enqueue(() => {
-      this.#keyspace.restore(token, previous);
-      undoIndex?.();
-    });
+    const written = this.#write(token, data, expiry, options, false);
+    return written === false ? undefined : written;
+  }
+
+  /**
+   * Saves like {@linkcode BuntStore.save}, but only over a live entry: when
+   * `token` has none (deleted, or expired), it writes nothing.
+   *
+   * @param token The session token.
+   * @param data The bytes to keep.
+   * @param expiry When the entry expires.
+   * @param options The owner to index it under, as for `save`.
+   * @returns Whether it wrote; `false` when there was no live entry.
+   * @throws {Error} When the write or fsync fails; memory is rolled back.
+   */
+  async replace(
+    token: string,
+    data: Uint8Array,
+    expiry: Date,
+    options?: OwnerOptions,
+  ): Promise<boolean> {
+    const written = this.#write(token, data, expiry, options, true);
+    if (written === false) return false;
+    await written;
+    return true;
   }
 
   /**
@@ -461,6 +462,42 @@ export class BuntStore implements SessionStore, AsyncDisposable {
   #assertWritable(): void {
     const broken = this.#queue?.broken;
     if (broken !== undefined) throw broken;
+  }
+
+  /** Validates and writes; `false` when `replaceOnly` finds no entry. */
+  #write(
+    token: string,
+    data: Uint8Array,
+    expiry: Date,
+    options: OwnerOptions | undefined,
+    replaceOnly: boolean,
+  ): Promise<void> | undefined | false {
+    this.#assertOpen();
+    const expiresAt = checkSave(token, data, expiry);
+    const owners = checkOwners(options, "save session");
+    if (token.startsWith(INDEX_KEY_PREFIX)) {
+      throw new RangeError(
+        "Cannot use session token: it starts with the owner index's reserved prefix",
+      );
+    }
+    this.#assertWritable();
+    const now = this.#now();
+    if (expiresAt <= now) return this.#remove(token);
+    if (replaceOnly && !this.#keyspace.get(token, now)) return false;
+    const queue = this.#queue;
+    const undoIndex = this.#owners.save(
+      token,
+      expiresAt,
+      owners,
+      queue?.records ?? NO_RECORDS,
+      () => queue?.records.set(token, data, expiresAt),
+    );
+    const previous = this.#keyspace.set(token, data.slice(), expiresAt);
+    if (queue === undefined) return;
+    return queue.enqueue(() => {
+      this.#keyspace.restore(token, previous);
+      undoIndex?.();
+    });
   }
 
   #assertOpen(): void {

@@ -9,7 +9,7 @@
  */
 
 import type { SessionCodec } from "./types.ts";
-import type { SessionStore } from "../session_store.ts";
+import type { OwnerOptions, SessionStore } from "../session_store.ts";
 import { checkRecord, deepFreeze } from "./codec.ts";
 import { newToken, TokenHasher } from "./token.ts";
 import { type Loading, registryOf, type SessionRegistry } from "./registry.ts";
@@ -239,6 +239,15 @@ export class SessionEngine {
     return [next, this.destroy(state)];
   }
 
+  /** Marks `state` destroyed because the store no longer has it. */
+  #lose(state: SessionState): void {
+    state.destroyed = true;
+    state.values.clear();
+    state.version++;
+    if (this.#cache.get(state.key) === state) this.#cache.delete(state.key);
+    if (state.token !== "") this.hasher.forget(state.token);
+  }
+
   /** Forgets a state that its failed request created and never saved. */
   drop(state: SessionState): void {
     state.destroyed = true;
@@ -256,7 +265,7 @@ export class SessionEngine {
     const version = state.version;
     const key = state.key;
     const owner = this.ownerOf(state);
-    const previousOwner = state.savedOwner;
+    let written;
     try {
       const bytes = codec.encode({
         deadline: state.deadline,
@@ -273,21 +282,23 @@ export class SessionEngine {
         );
       }
       const expiry = new Date(this.expiresAt(state, now));
-      if (owner === undefined && previousOwner === undefined) {
-        await store.save(key, bytes, expiry);
+      const options = ownerOptions(state, owner);
+      if (state.savedAt > 0 && typeof store.replace === "function") {
+        written = await store.replace(key, bytes, expiry, options);
       } else {
-        await store.save(key, bytes, expiry, {
-          ...(owner === undefined ? {} : { owner }),
-          ...(previousOwner === owner || previousOwner === undefined
-            ? {}
-            : { previousOwner }),
-        });
+        await store.save(key, bytes, expiry, options);
       }
     } catch (error) {
       // Memory must not hold what the store refused: drop the shared state
       // so the next request reloads the last saved version.
       if (this.#cache.get(key) === state) this.#cache.delete(key);
       throw error;
+    }
+    if (written === false) {
+      // Gone from the store since it was loaded or last saved: logged out
+      // through another server, or expired. It stays gone.
+      this.#lose(state);
+      return false;
     }
     state.savedAt = now;
     state.savedVersion = version;
@@ -396,6 +407,20 @@ function newState(
     users: 0,
     cookieSent: "",
     queue: Promise.resolve(),
+  };
+}
+
+/** What `store.save` is told of the session's owner, for its index. */
+function ownerOptions(
+  state: SessionState,
+  owner: string | undefined,
+): OwnerOptions {
+  const previousOwner = state.savedOwner;
+  return {
+    ...(owner === undefined ? {} : { owner }),
+    ...(previousOwner === owner || previousOwner === undefined
+      ? {}
+      : { previousOwner }),
   };
 }
 

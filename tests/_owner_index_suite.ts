@@ -133,6 +133,32 @@ export function testOwnerIndexConformance(
     },
   );
 
+  test(
+    "and replace() index nothing when the entry is gone",
+    async (store, c) => {
+      await store.save("a", bytes("1"), later(c), { owner: "ada" });
+      await store.delete("a", { owner: "ada" });
+      assert.equal(
+        await store.replace!("a", bytes("2"), later(c), { owner: "ada" }),
+        false,
+      );
+      assert.deepEqual(await store.findByOwner("ada"), new Map());
+      await store.save("b", bytes("1"), later(c), { owner: "ada" });
+      assert.equal(
+        await store.replace!("b", bytes("2"), later(c), {
+          owner: "bob",
+          previousOwner: "ada",
+        }),
+        true,
+      );
+      assert.deepEqual(await store.findByOwner("ada"), new Map());
+      assert.deepEqual(
+        await store.findByOwner("bob"),
+        new Map([["b", bytes("2")]]),
+      );
+    },
+  );
+
   test("keeps owners apart", async (store, c) => {
     await store.save("a1", bytes("1"), later(c), { owner: "ada" });
     await store.save("b1", bytes("2"), later(c), { owner: "bob" });

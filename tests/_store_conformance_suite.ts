@@ -132,6 +132,25 @@ export function testStoreConformance(
     assert.deepEqual(await store.all?.(), new Map([["long", bytes("l")]]));
   });
 
+  test(".replace() writes only over a live entry", async (store, clock) => {
+    assert.equal(typeof store.replace, "function", `${name} has replace()`);
+    const replace = store.replace!.bind(store);
+    assert.equal(await replace("a", bytes("1"), later(clock)), false);
+    assert.equal(await store.find("a"), undefined);
+    await store.save("a", bytes("1"), later(clock));
+    assert.equal(await replace("a", bytes("2"), later(clock)), true);
+    assert.deepEqual(await store.find("a"), bytes("2"));
+    await store.delete("a");
+    assert.equal(await replace("a", bytes("3"), later(clock)), false);
+    assert.equal(await store.find("a"), undefined);
+    const ttl = options.realClock ? REAL_TTL_MS : 1000;
+    await store.save("short", bytes("s"), later(clock, ttl));
+    await clock.advance(ttl + 50);
+    assert.equal(await replace("short", bytes("t"), later(clock)), false);
+    assert.equal(await store.find("short"), undefined);
+    assert.deepEqual(await store.all?.(), new Map());
+  });
+
   test(".save() with a past expiry deletes", async (store, clock) => {
     await store.save("past", bytes("1"), later(clock));
     await store.save("now", bytes("2"), later(clock));
