@@ -123,6 +123,18 @@ export class MemoryStore implements SessionStore, AsyncDisposable {
    * Saves like {@linkcode MemoryStore.save}, but only over a live entry: when
    * `token` has none (deleted, or expired), it writes nothing.
    *
+   * @example Replacing only what is there
+   * ```ts
+   * import { MemoryStore } from "@x/buntstore";
+   * import assert from "node:assert/strict";
+   *
+   * await using store = new MemoryStore();
+   * const expiry = new Date(Date.now() + 60_000);
+   * assert.equal(await store.replace("t", new Uint8Array([1]), expiry), false);
+   * await store.save("t", new Uint8Array([1]), expiry);
+   * assert.equal(await store.replace("t", new Uint8Array([2]), expiry), true);
+   * ```
+   *
    * @param token The session token.
    * @param data The bytes to keep.
    * @param expiry When the entry expires.

@@ -205,6 +205,20 @@ export class SessionManager<T extends object = Record<string, unknown>> {
    * @param request The request passed to {@linkcode SessionManager.of}.
    * @param response The handler's response.
    * @returns The response to send.
+   *
+   * @example Committing in framework middleware
+   * ```ts
+   * import { MemoryStore, SessionManager } from "@x/buntstore";
+   * import assert from "node:assert/strict";
+   *
+   * await using store = new MemoryStore();
+   * const sessions = new SessionManager<{ theme: string }>({ store });
+   * const request = new Request("https://example.com/settings");
+   * (await sessions.of(request)).put("theme", "dark");
+   * const response = await sessions.finalize(request, new Response("saved"));
+   * assert.match(response.headers.get("set-cookie")!, /^session=/);
+   * assert.equal(response.headers.get("vary"), "Cookie");
+   * ```
    */
   async finalize(request: Request, response: Response): Promise<Response> {
     let setCookie;
@@ -240,6 +254,20 @@ export class SessionManager<T extends object = Record<string, unknown>> {
    * @param headers The mutable headers of the response being built.
    * @throws What the store's `save` throws, or a `RangeError` for
    * `maxBytes`; `onError` is not called here.
+   *
+   * @example Writing the session headers into a response being built
+   * ```ts
+   * import { MemoryStore, SessionManager } from "@x/buntstore";
+   * import assert from "node:assert/strict";
+   *
+   * await using store = new MemoryStore();
+   * const sessions = new SessionManager<{ visits: number }>({ store });
+   * const request = new Request("https://example.com/");
+   * (await sessions.of(request)).put("visits", 1);
+   * const headers = new Headers(); // as oak's ctx.response.headers
+   * await sessions.finalizeHeaders(request, headers);
+   * assert.match(headers.get("set-cookie")!, /^session=/);
+   * ```
    */
   async finalizeHeaders(request: Request, headers: Headers): Promise<void> {
     const setCookie = await this.#finish(request);
@@ -335,6 +363,22 @@ export class SessionManager<T extends object = Record<string, unknown>> {
    *
    * @param fn Called once per session, one at a time.
    * @throws {TypeError} When the store has no `all()`.
+   *
+   * @example Clearing a flag in every session
+   * ```ts
+   * import { MemoryStore, SessionManager } from "@x/buntstore";
+   * import assert from "node:assert/strict";
+   *
+   * await using store = new MemoryStore();
+   * const sessions = new SessionManager<{ banner: string }>({ store });
+   * await sessions.withToken(undefined, (s) => s.put("banner", "sale"));
+   * await sessions.iterate((session) => session.remove("banner"));
+   * let banners = 0;
+   * await sessions.iterate((session) => {
+   *   if (session.has("banner")) banners++;
+   * });
+   * assert.equal(banners, 0);
+   * ```
    */
   iterate(fn: (session: Session<T>) => unknown): Promise<void> {
     return iterateSessions(this.#engine, this.#cookie, fn);

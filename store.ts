@@ -186,6 +186,19 @@ export class BuntStore implements SessionStore, AsyncDisposable {
    * Saves like {@linkcode BuntStore.save}, but only over a live entry: when
    * `token` has none (deleted, or expired), it writes nothing.
    *
+   * @example Not writing back a deleted session
+   * ```ts
+   * import { BuntStore } from "@x/buntstore";
+   * import assert from "node:assert/strict";
+   *
+   * await using store = await BuntStore.open(":memory:");
+   * const expiry = new Date(Date.now() + 60_000);
+   * await store.save("t", new Uint8Array([1]), expiry);
+   * await store.delete("t"); // a logout elsewhere
+   * assert.equal(await store.replace("t", new Uint8Array([2]), expiry), false);
+   * assert.equal(await store.find("t"), undefined);
+   * ```
+   *
    * @param token The session token.
    * @param data The bytes to keep.
    * @param expiry When the entry expires.
@@ -259,6 +272,20 @@ export class BuntStore implements SessionStore, AsyncDisposable {
    * Compacts the log now: rewrites it as one record per live entry while
    * the store keeps serving, then swaps it in atomically. Resolves when
    * done; a call during a running compaction joins it.
+   *
+   * @example Compacting a log after many overwrites
+   * ```ts ignore
+   * // Needs --allow-read --allow-write.
+   * import { BuntStore } from "@x/buntstore";
+   *
+   * await using store = await BuntStore.open("data/sessions.db");
+   * const expiry = new Date(Date.now() + 60_000);
+   * for (let i = 0; i < 1000; i++) {
+   *   await store.save("token", new Uint8Array([i % 256]), expiry);
+   * }
+   * await store.shrink(); // the log now holds one record
+   * console.log(store.stats().fileBytes);
+   * ```
    */
   async shrink(): Promise<void> {
     this.#assertOpen();
@@ -275,6 +302,18 @@ export class BuntStore implements SessionStore, AsyncDisposable {
 
   /**
    * Reports counters and the last background error.
+   *
+   * @example Watching a store
+   * ```ts
+   * import { BuntStore } from "@x/buntstore";
+   * import assert from "node:assert/strict";
+   *
+   * await using store = await BuntStore.open(":memory:");
+   * await store.save("t", new Uint8Array([1]), new Date(Date.now() + 60_000));
+   * const stats = store.stats();
+   * assert.equal(stats.keys, 1);
+   * assert.equal(stats.lastError, undefined);
+   * ```
    *
    * @returns A snapshot of the store's state.
    */
