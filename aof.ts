@@ -12,11 +12,13 @@ import {
   INCOMPLETE,
   type LogRecord,
   parseRecord,
+  PAST_END,
 } from "./_aof/record.ts";
 
 import {
   findHiddenRecord,
   ReadWindow,
+  seekHiddenRecord,
   tornBeforeZeros,
 } from "./_aof/read_window.ts";
 import {
@@ -91,22 +93,44 @@ export async function scanLog(
   const window = new ReadWindow(file, options.chunkSize);
   let records = 0;
   const record: Partial<LogRecord> = {};
+  // Where the file ends, so a damaged length is known never to complete
+  // without reading the rest of the file into memory.
+  let limit = (await file.stat()).size;
   await window.rewind();
   while (true) {
     const { buf, end, base } = window;
     let start = window.start;
+    limit = Math.max(limit, base + end);
     // Every complete record in the buffer, then more bytes.
     while (true) {
       while (start < end && buf[start] === 0) start++;
       if (start >= end) break;
       let next;
       try {
-        next = parseRecord(buf, start, end, mtimeMs, record);
+        next = parseRecord(buf, start, end, mtimeMs, record, limit - base);
+        if (next === PAST_END) {
+          // The file may have grown since (a live log read by the CLI).
+          limit = Math.max((await file.stat()).size, base + end);
+          next = parseRecord(buf, start, end, mtimeMs, record, limit - base);
+        }
       } catch (error) {
         if (!(error instanceof DamagedRecord)) throw error;
         const fileSize = await tornBeforeZeros(window, start);
         if (fileSize >= 0) return { validEnd: base + start, fileSize, records };
         throw damaged(path, base + start, error);
+      }
+      if (next === PAST_END) {
+        // Torn if nothing complete follows inside it, else damaged.
+        window.start = start;
+        const hidden = await seekHiddenRecord(window, limit);
+        if (hidden < 0) {
+          return { validEnd: base + start, fileSize: limit, records };
+        }
+        throw new CorruptLogError(
+          path,
+          base + start,
+          `record length runs past complete records at byte ${hidden}`,
+        );
       }
       if (next === INCOMPLETE) break;
       records++;

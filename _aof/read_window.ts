@@ -10,6 +10,7 @@ import {
   INCOMPLETE,
   type LogRecord,
   parseRecord,
+  PAST_END,
 } from "./record.ts";
 
 const STAR = 0x2a;
@@ -90,6 +91,58 @@ export class ReadWindow {
     } finally {
       await this.#file.seek(position, Deno.SeekMode.Start);
     }
+  }
+}
+
+/**
+ * For the record at `window.start`, whose length runs past `limit` (the end
+ * of the file) so that it can never complete: looks for a complete record
+ * starting after a line feed inside it, as {@linkcode findHiddenRecord}
+ * does, but reading the file on in chunks and keeping only the bytes of the
+ * candidate being parsed, so a corrupted length early in a big log costs no
+ * more memory than a chunk. Returns the file offset of the first complete
+ * record, with the window starting there, or -1.
+ */
+export async function seekHiddenRecord(
+  window: ReadWindow,
+  limit: number,
+): Promise<number> {
+  const scratch: Partial<LogRecord> = {};
+  let at = window.start + 1;
+  while (true) {
+    const { buf, base } = window;
+    const end = Math.min(window.end, limit - base);
+    let waiting = false;
+    for (; at < end; at++) {
+      if (buf[at] !== STAR || buf[at - 1] !== LF) continue;
+      let next: number;
+      try {
+        next = parseRecord(buf, at, end, 0, scratch, limit - base);
+      } catch (error) {
+        // Damage right here: not a record boundary.
+        if (error instanceof DamagedRecord) continue;
+        throw error;
+      }
+      if (next === PAST_END) continue;
+      if (next === INCOMPLETE) {
+        waiting = true;
+        break;
+      }
+      window.start = at;
+      return base + at;
+    }
+    if (window.eof || base + window.end >= limit) {
+      // A candidate cut off by the end of the file is no record; one
+      // starting inside it may still be.
+      if (!waiting) return -1;
+      at++;
+      continue;
+    }
+    // Keep the byte before the candidate (or before the end) for the check
+    // that a line feed precedes it.
+    window.start = at - 1;
+    await window.readMore();
+    at = 1;
   }
 }
 

@@ -53,11 +53,19 @@ export class DamagedRecord extends Error {
 export const INCOMPLETE = -1;
 
 /**
+ * Returned by {@linkcode parseRecord} when a length runs past `limit`, the
+ * end of the file: the record can never complete there.
+ */
+export const PAST_END = -2;
+
+/**
  * Parses the record starting at `start` into `out`. Returns the offset just
- * past it, or {@linkcode INCOMPLETE}. A `*0` record is valid and empty: it
- * returns its end with `out.command` set to `undefined`.
+ * past it, {@linkcode INCOMPLETE}, or {@linkcode PAST_END}. A `*0` record
+ * is valid and empty: it returns its end with `out.command` set to
+ * `undefined`.
  *
  * @param mtimeMs File modification time, to resolve legacy `ex` expiries.
+ * @param limit Where the file ends, as an index into `buf`, when known.
  * @throws {DamagedRecord} When the bytes cannot start a valid record.
  */
 export function parseRecord(
@@ -66,6 +74,7 @@ export function parseRecord(
   end: number,
   mtimeMs: number,
   out: Partial<LogRecord>,
+  limit = Infinity,
 ): number {
   if (buf[start] !== STAR) throw new DamagedRecord("expected '*'");
   const parts = readNumber(buf, start + 1, end);
@@ -83,6 +92,12 @@ export function parseRecord(
     const bodyStart = numberEnd;
     const bodyEnd = bodyStart + length;
     if (i === 0) checkCommandName(buf, bodyStart, bodyEnd, end, parts);
+    if (bodyEnd + 2 > limit) {
+      // A command name that the file holds is checked first, as soon as
+      // its bytes are read, whatever follows it.
+      if (i === 0 && bodyEnd <= limit && bodyEnd > end) return INCOMPLETE;
+      return PAST_END;
+    }
     if (bodyEnd + 2 > end) return INCOMPLETE;
     if (buf[bodyEnd] !== CR || buf[bodyEnd + 1] !== LF) {
       throw new DamagedRecord("bulk string not followed by CRLF");

@@ -11,6 +11,7 @@
 import {
   findHiddenRecord,
   ReadWindow,
+  seekHiddenRecord,
   tornBeforeZeros,
 } from "./read_window.ts";
 import {
@@ -18,6 +19,7 @@ import {
   INCOMPLETE,
   type LogRecord,
   parseRecord,
+  PAST_END,
 } from "./record.ts";
 
 /** A run of bytes that holds no readable record. */
@@ -88,10 +90,14 @@ export async function scanResilient(
   let damageStart = -1; // file offset while resynchronising, else -1
   let reason = "";
   const record: Partial<LogRecord> = {};
+  // Where the file ends, so a damaged length is known never to complete
+  // without reading the rest of the file into memory.
+  let limit = (await file.stat()).size;
   await window.rewind();
   while (true) {
     const { buf, base, end, eof } = window;
     let start = window.start;
+    limit = Math.max(limit, base + end);
     if (damageStart < 0) {
       while (start < end && buf[start] === 0) {
         start++;
@@ -101,7 +107,12 @@ export async function scanResilient(
       if (start < end) {
         let next: number;
         try {
-          next = parseRecord(buf, start, end, mtimeMs, record);
+          next = parseRecord(buf, start, end, mtimeMs, record, limit - base);
+          if (next === PAST_END) {
+            // The file may have grown since (a live log).
+            limit = Math.max((await file.stat()).size, base + end);
+            next = parseRecord(buf, start, end, mtimeMs, record, limit - base);
+          }
         } catch (error) {
           if (!(error instanceof DamagedRecord)) throw error;
           // The engine cuts a record torn before zero-filled blocks.
@@ -117,6 +128,25 @@ export async function scanResilient(
           damageStart = base + start;
           reason = error.message;
           window.start = start + 1;
+          continue;
+        }
+        if (next === PAST_END) {
+          // Torn if nothing complete follows inside it, else damaged.
+          const hidden = await seekHiddenRecord(window, limit);
+          if (hidden < 0) {
+            result.torn = {
+              offset: base + start,
+              length: limit - base - start,
+            };
+            result.fileSize = limit;
+            return result;
+          }
+          damage({
+            offset: base + start,
+            length: hidden - base - start,
+            reason:
+              `record length runs past complete records at byte ${hidden}`,
+          });
           continue;
         }
         if (next !== INCOMPLETE) {

@@ -16,8 +16,14 @@ import {
 import { encode, HOUR, NOW } from "./_cli_helpers.ts";
 import { bytes, concat } from "./_fixtures.ts";
 
-/** A read-only file over bytes in memory, enough for both scanners. */
-function memoryFile(data: Uint8Array): Deno.FsFile {
+/**
+ * A read-only file over bytes in memory, enough for both scanners; it
+ * notes the largest buffer a scanner read into.
+ */
+function memoryFile(
+  data: Uint8Array,
+  reads: { largestBuffer: number } = { largestBuffer: 0 },
+): Deno.FsFile {
   let position = 0;
   const file = {
     seek(offset: number) {
@@ -25,11 +31,18 @@ function memoryFile(data: Uint8Array): Deno.FsFile {
       return Promise.resolve(offset);
     },
     read(buffer: Uint8Array) {
+      reads.largestBuffer = Math.max(
+        reads.largestBuffer,
+        buffer.buffer.byteLength,
+      );
       if (position >= data.length) return Promise.resolve(null);
       const count = Math.min(buffer.length, data.length - position);
       buffer.set(data.subarray(position, position + count));
       position += count;
       return Promise.resolve(count);
+    },
+    stat() {
+      return Promise.resolve({ size: data.length } as Deno.FileInfo);
     },
   };
   return file as unknown as Deno.FsFile;
@@ -131,6 +144,73 @@ Deno.test("scanResilient() covers the file with records, damage, padding and tai
       end = range.offset + range.length;
     }
   }
+});
+
+Deno.test("scanLog() and scanResilient() do not buffer the rest of a log behind a length that runs past its end", async (t) => {
+  const good = encode((records) => records.set("a", bytes("1"), NOW + HOUR));
+  // A flipped digit made the value's length larger than the whole file.
+  const runaway = bytes(
+    "*3\r\n$3\r\nset\r\n$1\r\nk\r\n$999999999999\r\nxx\r\n",
+  );
+  const rest = encode((records) => {
+    for (let i = 0; i < 2000; i++) {
+      records.set(`k${i}`, new Uint8Array(2048).fill(65), NOW + HOUR);
+    }
+  });
+  const chunkSize = 4096;
+  await t.step("damage: complete records follow", async () => {
+    const data = concat(good, runaway, rest);
+    const engine = { largestBuffer: 0 };
+    await assert.rejects(
+      scanLog(memoryFile(data, engine), {
+        path: "x",
+        mtimeMs: NOW,
+        onRecord: () => {},
+        chunkSize,
+      }),
+      (error) =>
+        error instanceof CorruptLogError && error.offset === good.length,
+    );
+    const cli = { largestBuffer: 0 };
+    const scan = await scanResilient(memoryFile(data, cli), {
+      mtimeMs: NOW,
+      chunkSize,
+    });
+    assert.equal(scan.damaged[0]?.offset, good.length);
+    assert.equal(scan.records, 2001);
+    for (
+      const [name, reads] of [["scanLog", engine], [
+        "scanResilient",
+        cli,
+      ]] as const
+    ) {
+      assert.ok(
+        reads.largestBuffer <= 4 * chunkSize,
+        `${name} buffered ${reads.largestBuffer} bytes of ${data.length}`,
+      );
+    }
+  });
+  await t.step("torn: nothing complete follows", async () => {
+    const data = concat(good, runaway);
+    const scan = await scanLog(memoryFile(data), {
+      path: "x",
+      mtimeMs: NOW,
+      onRecord: () => {},
+      chunkSize,
+    });
+    assert.deepEqual([scan.validEnd, scan.fileSize], [
+      good.length,
+      data.length,
+    ]);
+    const resilient = await scanResilient(memoryFile(data), {
+      mtimeMs: NOW,
+      chunkSize,
+    });
+    assert.deepEqual(resilient.torn, {
+      offset: good.length,
+      length: runaway.length,
+    });
+  });
 });
 
 Deno.test("setRecordBytes() matches the engine's encoding", () => {
