@@ -59,7 +59,8 @@ export class WriteQueue {
   #syncedSize: number;
   #batch: Batch | undefined;
   #unsynced: Batch[] = [];
-  #syncing: Promise<void> | undefined;
+  /** The running fsync; settles with its failure, if any, never rejects. */
+  #syncing: Promise<Error | undefined> | undefined;
   #paused = false;
   #broken: LogBrokenError | undefined;
   #rollbacks = 0;
@@ -155,22 +156,25 @@ export class WriteQueue {
   /**
    * Fsyncs everything written so far. In `"always"` mode a failure rolls
    * back the unsynced writes; otherwise acknowledged data stays in memory
-   * and the error is reported.
+   * and the error is reported. Rejects when an fsync it waited for failed.
    */
   async sync(): Promise<void> {
     this.flush();
-    await this.#syncing;
+    const running = await this.#syncing;
     if (this.#policy === "always") {
       this.#groupCommit();
-      await this.#syncing;
+      const failure = running ?? await this.#syncing;
+      if (failure !== undefined) throw failure;
       return;
     }
     if (!this.dirty) return;
     const target = this.#size;
     const syncing = this.#file.syncData();
-    const settled = syncing.then(() => {}, () => {}).finally(() => {
-      if (this.#syncing === settled) this.#syncing = undefined;
-    });
+    const settled = syncing.then(() => undefined, () => undefined).finally(
+      () => {
+        if (this.#syncing === settled) this.#syncing = undefined;
+      },
+    );
     this.#syncing = settled;
     try {
       await syncing;
@@ -241,10 +245,11 @@ export class WriteQueue {
         this.#syncing = undefined;
         for (const batch of waiting) batch.resolve();
         this.#groupCommit();
+        return undefined;
       },
       (error) => {
         this.#syncing = undefined;
-        this.#rollBackUnsynced(waiting, error);
+        return this.#rollBackUnsynced(waiting, error);
       },
     );
   }
@@ -253,7 +258,7 @@ export class WriteQueue {
    * An fsync failed: nothing after the last good fsync can be trusted, so
    * cut the file back to it and undo every change since, newest first.
    */
-  #rollBackUnsynced(failed: Batch[], error: unknown): void {
+  #rollBackUnsynced(failed: Batch[], error: unknown): Error {
     this.#rollbacks++;
     const later = this.#unsynced.splice(0);
     const current = this.#batch;
@@ -268,10 +273,10 @@ export class WriteQueue {
         cause: [error, truncateError],
       });
     }
-    this.#fail(batches, "fsync", error);
+    return this.#fail(batches, "fsync", error);
   }
 
-  #fail(batches: Batch[], what: "write" | "fsync", error: unknown): void {
+  #fail(batches: Batch[], what: "write" | "fsync", error: unknown): Error {
     // A log that could not be cut back has its own error, for callers to
     // catch; it already names the file and says what to do.
     const wrapped = error instanceof LogBrokenError ? error : this.#error(
@@ -287,6 +292,7 @@ export class WriteQueue {
     }
     this.#onError(wrapped);
     for (const batch of batches) batch.reject(wrapped);
+    return wrapped;
   }
 
   /**

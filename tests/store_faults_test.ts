@@ -216,6 +216,35 @@ Deno.test('BuntStore.sync() with sync "everysecond" reports a failing fsync and 
   assert.deepEqual(await reopenContents(tmp.path), [["a", "a1"]]);
 });
 
+Deno.test('BuntStore.sync() with sync "always" rejects when the fsync it waits for fails', async () => {
+  await using tmp = await tempDir();
+  const faults = new Faults();
+  const store = await openHooked(tmp.path, {
+    sync: "always",
+    now,
+    wrapFile: faults.wrap,
+    onError: faults.onError,
+  });
+  try {
+    await store.save("a", bytes("a1"), expiry);
+    faults.syncFault = true;
+    const saving = store.save("b", bytes("b1"), expiry);
+    const [saved, synced] = await Promise.allSettled([saving, store.sync()]);
+    assert.equal(saved.status, "rejected");
+    assert.equal(synced.status, "rejected", "sync() resolved");
+    assert.match(String(synced.reason), /fsync.*injected EIO/);
+    assert.equal(await store.find("b"), undefined);
+    faults.clear();
+    // Nothing left to fsync: resolves, and works again once the fault clears.
+    await store.sync();
+    await store.save("c", bytes("c1"), expiry);
+    await store.sync();
+  } finally {
+    await store.close();
+  }
+  assert.deepEqual(await reopenContents(tmp.path), [["a", "a1"], ["c", "c1"]]);
+});
+
 Deno.test('BuntStore.save() with sync "always" shares fsyncs between concurrent saves', async (t) => {
   await t.step("saves issued in one tick", async () => {
     await using tmp = await tempDir();
