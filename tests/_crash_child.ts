@@ -11,7 +11,8 @@
  *   their earlier tokens, printing `ack <token>`, `hot <key> <n>` and
  *   `del <token>` after each acknowledgement.
  * - `shrink`: the same writers, plus `shrink()` in a loop, printing
- *   `shrink-start` and `shrink-done`.
+ *   `shrink-start` and `shrink-done`. Writers yield to the event loop
+ *   between saves, so compactions progress and kills land inside them.
  * - `big`: saves 8 MiB values one after another, printing `ack <token>`;
  *   a kill inside such a long write(2) leaves a torn record behind.
  * - `hold`: opens the store, prints `locked`, and waits for stdin to close.
@@ -44,8 +45,19 @@ function valueOf(token: string): Uint8Array {
   return encoder.encode(`v:${token}:${"p".repeat(token.length * 3)}`);
 }
 
+/**
+ * Lets timers and I/O run: an `"everysecond"` save resolves on a microtask,
+ * so writers that only await saves would starve a compaction, which needs
+ * the event loop, at its first await. (The save mode needs no compaction
+ * and keeps its writers at full speed.)
+ */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 async function worker(store: BuntStore, w: number): Promise<never> {
   for (let i = 0;; i++) {
+    if (mode === "shrink") await yieldToEventLoop();
     const token = `r${round}-w${w}-${i}`;
     await store.save(token, valueOf(token), new Date(Date.now() + HOUR));
     print(`ack ${token}`);

@@ -146,6 +146,7 @@ interface CrashSummary {
   acknowledged: number;
   tornTails: number;
   killedInShrink: number;
+  compactions: number;
 }
 
 async function crashRounds(
@@ -161,6 +162,7 @@ async function crashRounds(
     acknowledged: 0,
     tornTails: 0,
     killedInShrink: 0,
+    compactions: 0,
   };
   for (let round = 0; round < rounds; round++) {
     const child = spawnChild([tmp.path, mode, sync, String(round)]);
@@ -182,6 +184,8 @@ async function crashRounds(
     acked.add(complete);
     const lastShrink = complete.findLast((line) => line.startsWith("shrink-"));
     if (lastShrink === "shrink-start") summary.killedInShrink++;
+    summary.compactions += complete.filter((line) => line === "shrink-done")
+      .length;
     const label = `${mode} ${sync} round ${round} (seed ${seed})`;
     if ((await acked.check(tmp.path, label)) > 0) summary.tornTails++;
   }
@@ -208,10 +212,14 @@ Deno.test("BuntStore.shrink() killed at random moments leaves a log with all ack
   const summary = await crashRounds("shrink", "everysecond", rounds, seed);
   console.log(
     `seed ${seed}: ${rounds} SIGKILLs during writes and compactions ` +
-      `(${summary.killedInShrink} inside a shrink()), ` +
+      `(${summary.killedInShrink} inside a shrink(), ` +
+      `${summary.compactions} compactions completed), ` +
       `${summary.acknowledged} acknowledged writes all found`,
   );
   assert.ok(summary.acknowledged > 0);
+  // The children's compactions must get past their first await, or the
+  // kills never land in the snapshot, the catch-up or the swap.
+  assert.ok(summary.compactions > 0, "no compaction ever completed");
 });
 
 Deno.test("BuntStore.open() cuts the torn record a kill leaves inside a large write", async () => {
