@@ -5,6 +5,7 @@
  * @module
  */
 
+import { type GoRun, runGoBuntdb } from "./_go_buntdb.ts";
 import { BuntStore, type SyncPolicy } from "../store.ts";
 import { KvStore } from "../kv_store.ts";
 import type { SessionStore } from "../session_store.ts";
@@ -33,6 +34,10 @@ export interface StoreTarget {
   open(dir: string): Promise<BenchStore>;
   /** BuntStore only: the underlying store, for stats and shrink. */
   bunt?: (store: BenchStore) => BuntStore;
+  /** Runs the whole workload in another process instead (Go buntdb). */
+  external?: (dir: string, sessions: number, concurrency: number) => Promise<
+    GoRun
+  >;
 }
 
 /** A plain `Map` with expiries: the ceiling, no durability at all. */
@@ -155,6 +160,18 @@ export const STORE_TARGETS: StoreTarget[] = [
       const store = await KvStore.open(`${dir}/sessions.kv`);
       return new Counted(store, async () => (await store.all()).size);
     },
+  },
+  {
+    id: "go-buntdb",
+    label: "Go buntdb 1.1.7 (EverySecond)",
+    durability:
+      "written to the OS before Update returns; fsync at most once a second (buntdb's default)",
+    persistent: true,
+    slow: false,
+    open() {
+      return Promise.reject(new Error("Go buntdb runs in its own process"));
+    },
+    external: runGoBuntdb,
   },
   {
     id: "map",

@@ -152,6 +152,19 @@ export function checkTargets(
       );
     }
   }
+  // Issue 12: beside Go buntdb, by the median of per-round ratios.
+  const goRatios = bunt?.vsGo;
+  if (goRatios !== undefined) {
+    for (
+      const [target, ratio, required] of [
+        ["BuntStore seqSave vs Go buntdb", goRatios.seqSave.median, 2],
+        ["BuntStore find vs Go buntdb", goRatios.find.median, 1.5],
+        ["BuntStore reopen speed vs Go buntdb", goRatios.reopen.median, 1],
+      ] as const
+    ) {
+      out.push({ target, ratio, required, met: ratio >= required });
+    }
+  }
   const ours = h("bunt-everysecond");
   // The median of per-round ratios: each round's bare and session runs are
   // seconds apart (see http_bench.ts), unlike the medians of two targets.

@@ -57,6 +57,28 @@ export interface StoreResult {
   reopen?: { ms: Summary; sessions: number };
   /** BuntStore only: log bytes before and after shrink, longest pause. */
   shrink?: { beforeBytes: number; afterBytes: number; maxPauseMs: Summary };
+  /**
+   * BuntStore (everysecond) beside Go buntdb, per round: its rate divided
+   * by Go's for saves and finds, and Go's reopen time divided by its own
+   * (above 1 is faster than Go).
+   */
+  vsGo?: { seqSave: Summary; find: Summary; reopen: Summary };
+  /** Go buntdb only: heap in use per live session after reopen. */
+  heapBytesPerSession?: number;
+}
+
+/** Per-round ratios of BuntStore to Go buntdb. */
+function vsGo(
+  bunt: RunResult[],
+  go: RunResult[],
+): NonNullable<StoreResult["vsGo"]> {
+  const ratio = (f: (r: RunResult) => number, g: (r: RunResult) => number) =>
+    summarize(bunt.map((b, i) => f(b) / g(go[i]!)));
+  return {
+    seqSave: ratio((r) => r.rates.seqSave, (r) => r.rates.seqSave),
+    find: ratio((r) => r.rates.find, (r) => r.rates.find),
+    reopen: summarize(bunt.map((b, i) => go[i]!.reopenMs! / b.reopenMs!)),
+  };
 }
 
 /** Sizes and caps of one store bench. */
@@ -85,16 +107,30 @@ export async function runStoreBench(
   config: StoreBenchConfig,
   log: (line: string) => void = console.log,
 ): Promise<StoreResult[]> {
-  const results: StoreResult[] = [];
-  for (const target of targets) {
-    const started = performance.now();
-    const warm = { ...config, sessions: Math.max(100, config.sessions / 10) };
-    await oneRun(target, warm);
-    const runs: RunResult[] = [];
-    for (let r = 0; r < config.runs; r++) {
-      runs.push(await oneRun(target, config));
+  const warm = { ...config, sessions: Math.max(100, config.sessions / 10) };
+  for (const target of targets) await oneRun(target, warm);
+  // Rounds of every target back to back, the order reversed on odd rounds,
+  // so a ratio between two targets compares runs minutes apart at most.
+  const runs = new Map<StoreTarget, RunResult[]>(targets.map((t) => [t, []]));
+  const seconds = new Map<StoreTarget, number>(targets.map((t) => [t, 0]));
+  for (let r = 0; r < config.runs; r++) {
+    const order = r % 2 === 0 ? targets : [...targets].reverse();
+    for (const target of order) {
+      const started = performance.now();
+      runs.get(target)!.push(await oneRun(target, config));
+      seconds.set(
+        target,
+        seconds.get(target)! + (performance.now() - started) / 1000,
+      );
     }
-    const result = summarizeRuns(target, runs);
+  }
+  const results: StoreResult[] = [];
+  const go = targets.find((t) => t.id === "go-buntdb");
+  for (const target of targets) {
+    const result = summarizeRuns(target, runs.get(target)!);
+    if (go !== undefined && target.id === "bunt-everysecond") {
+      result.vsGo = vsGo(runs.get(target)!, runs.get(go)!);
+    }
     results.push(result);
     log(
       `${target.label.padEnd(28)} ` +
@@ -105,7 +141,7 @@ export async function runStoreBench(
           ? `  reopen ${result.reopen.ms.median.toFixed(0)} ms` +
             ` (${result.reopen.sessions})`
           : "") +
-        `  [${((performance.now() - started) / 1000).toFixed(1)} s]`,
+        `  [${seconds.get(target)!.toFixed(1)} s]`,
     );
   }
   return results;
@@ -116,6 +152,8 @@ interface RunResult {
   ops: Record<Phase, number>;
   reopenMs?: number;
   sessions: number;
+  /** Go buntdb only: its heap in use per live session after reopen. */
+  heapBytesPerSession?: number;
   shrink?: { beforeBytes: number; afterBytes: number; maxPauseMs: number };
 }
 
@@ -125,6 +163,20 @@ async function oneRun(
 ): Promise<RunResult> {
   const dir = await Deno.makeTempDir({ prefix: "buntstore-bench-" });
   const n = config.sessions;
+  if (target.external !== undefined) {
+    try {
+      const run = await target.external(dir, n, config.concurrency);
+      return {
+        rates: run.rates as Record<Phase, number>,
+        ops: run.ops as Record<Phase, number>,
+        reopenMs: run.reopenMs,
+        sessions: run.sessions,
+        heapBytesPerSession: run.heapBytesPerSession,
+      };
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
   const cap = target.slow ? config.slowCapMs : Infinity;
   const expiry = new Date(Date.now() + TTL_MS);
   const rates = {} as Record<Phase, number>;
@@ -283,6 +335,11 @@ function summarizeRuns(target: StoreTarget, runs: RunResult[]): StoreResult {
       ms: summarize(runs.map((r) => r.reopenMs!)),
       sessions: Math.min(...runs.map((r) => r.sessions)),
     };
+  }
+  if (runs[0]?.heapBytesPerSession !== undefined) {
+    result.heapBytesPerSession = summarize(runs.map((r) =>
+      r.heapBytesPerSession!
+    )).median;
   }
   const first = runs[0]?.shrink;
   if (first !== undefined) {

@@ -192,6 +192,28 @@ Deno.test("renderChart() draws every bar and switches to a log scale", () => {
   assert.match(svg, /×100/);
 });
 
+Deno.test("runStoreBench() puts BuntStore beside Go buntdb round by round", async () => {
+  const pick = (id: string) => STORE_TARGETS.find((t) => t.id === id)!;
+  const [bunt, go] = await runStoreBench(
+    [pick("bunt-everysecond"), pick("go-buntdb")],
+    { ...TINY, runs: 2 },
+    quiet,
+  );
+  assert.equal(go!.ops.find, 300);
+  assert.ok(go!.heapBytesPerSession! > 0);
+  const vs = bunt!.vsGo!;
+  assert.deepEqual(
+    vs.seqSave.runs,
+    bunt!.rates.seqSave.runs.map((x, i) => x / go!.rates.seqSave.runs[i]!),
+  );
+  assert.deepEqual(
+    vs.reopen.runs.length,
+    2,
+  );
+  const checks = checkTargets([bunt!, go!], []);
+  assert.ok(checks.some((c) => c.target === "BuntStore find vs Go buntdb"));
+});
+
 Deno.test("checkTargets() reports missed targets as missed", () => {
   const rate = (x: number) => summarize([x]);
   const store = (id: string, x: number) => ({
