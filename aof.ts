@@ -270,25 +270,26 @@ async function isStillAt(
   path: string,
   realPath: string,
 ): Promise<boolean> {
-  try {
-    const [opened, current] = await Promise.all([
-      file.stat(),
-      Deno.stat(realPath).catch((error) => {
-        if (error instanceof Deno.errors.NotFound) return undefined;
-        throw error;
-      }),
-    ]);
-    return current !== undefined && current.ino === opened.ino;
-  } catch (error) {
-    throw cannotOpen(
-      path,
-      `cannot check that the locked log is still at its path (${
-        describe(error)
-      })`,
-      "check the permissions of the file and its directory",
-      error,
-    );
+  // Both settle before anything throws: closing the file while its stat is
+  // still running would keep the lock until that stat ends.
+  const [opened, current] = await Promise.allSettled([
+    file.stat(),
+    Deno.stat(realPath),
+  ]);
+  if (opened.status === "rejected") throw opened.reason;
+  if (current.status === "fulfilled") {
+    return current.value.ino === opened.value.ino;
   }
+  const error = current.reason;
+  if (error instanceof Deno.errors.NotFound) return false;
+  throw cannotOpen(
+    path,
+    `cannot check that the locked log is still at its path (${
+      describe(error)
+    })`,
+    "check the permissions of the file and its directory",
+    error,
+  );
 }
 
 /** A locked log, replayed and cut back to its last complete record. */

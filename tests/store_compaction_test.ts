@@ -49,6 +49,7 @@ Deno.test("BuntStore.shrink() keeps writes and deletes made while it runs", asyn
       await Promise.all(saves);
     }
     const sizeBefore = (await Deno.stat(tmp.path)).size;
+    const writtenBefore = store.stats().bytesWritten;
     let settled = false;
     const shrinking = store.shrink().finally(() => settled = true);
     let during = 0;
@@ -80,10 +81,17 @@ Deno.test("BuntStore.shrink() keeps writes and deletes made while it runs", asyn
     await store.save("after", bytes("swap"), expiry);
     expected.set("after", "swap");
     const sizeAfter = (await Deno.stat(tmp.path)).size;
+    // The new file holds a third of the old one plus, at most, what was
+    // appended meanwhile (more on a loaded machine, where more writes race).
+    const appended = store.stats().bytesWritten - writtenBefore;
     console.log(
-      `${during} writes raced the shrink; file ${sizeBefore} -> ${sizeAfter} bytes`,
+      `${during} writes (${appended} bytes) raced the shrink; file ` +
+        `${sizeBefore} -> ${sizeAfter} bytes`,
     );
-    assert.ok(sizeAfter < sizeBefore / 2, `${sizeBefore} -> ${sizeAfter}`);
+    assert.ok(
+      sizeAfter < sizeBefore / 2 + appended,
+      `${sizeBefore} -> ${sizeAfter} with ${appended} appended`,
+    );
     assert.equal(store.stats().fileBytes, sizeAfter);
   } catch (error) {
     console.error(`seed ${seed} (rerun with BUNTSTORE_SEED=${seed})`);
