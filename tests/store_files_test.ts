@@ -78,20 +78,13 @@ Deno.test("BuntStore.shrink() of a log opened through a symlink compacts the rea
 Deno.test("BuntStore opened by a relative path keeps using that file after Deno.chdir()", async () => {
   await using home = await tempDir();
   await using elsewhere = await tempDir();
-  const cwd = Deno.cwd();
-  Deno.chdir(home.dir);
-  let store: BuntStore | undefined;
-  try {
-    store = await BuntStore.open("s.db", { now });
-    await store.save("a", bytes("1"), expiry);
-    Deno.chdir(elsewhere.dir);
-    await store.save("a", bytes("2"), expiry);
-    await store.shrink();
-    await store.save("b", bytes("3"), expiry);
-  } finally {
-    await store?.close();
-    Deno.chdir(cwd);
-  }
+  // In a child process: Deno.chdir here would move every test beside it.
+  const output = await openChild(["s.db", elsewhere.dir], {
+    cwd: home.dir,
+    read: [home.dir, elsewhere.dir],
+    write: [home.dir, elsewhere.dir],
+  });
+  assert.equal(output, "compacted\n");
   assert.deepEqual(
     await Array.fromAsync(Deno.readDir(elsewhere.dir)),
     [],
@@ -174,21 +167,10 @@ Deno.test("BuntStore.open() names the file and says what to do when the path is 
 Deno.test("BuntStore.open() refuses a log whose directory it cannot write, which every compaction needs", async () => {
   await using tmp = await tempDir();
   await Deno.writeFile(tmp.path, new Uint8Array(0));
-  const child = new URL("./_open_child.ts", import.meta.url).pathname;
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      `--allow-read=${tmp.dir},${new URL("..", import.meta.url).pathname}`,
-      `--allow-write=${tmp.path}`,
-      child,
-      tmp.path,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stdout = new TextDecoder().decode(output.stdout);
-  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  const stdout = await openChild([tmp.path], {
+    read: [tmp.dir],
+    write: [tmp.path],
+  });
   assert.match(
     stdout,
     new RegExp(
@@ -228,3 +210,27 @@ Deno.test("BuntStore.save() on a full disk names the file and says what to do", 
   full = false;
   await store.save("t", bytes("v"), expiry);
 });
+
+/** Runs tests/_open_child.ts with only the given permissions; its stdout. */
+async function openChild(
+  args: string[],
+  options: { cwd?: string; read: string[]; write: string[] },
+): Promise<string> {
+  const child = new URL("./_open_child.ts", import.meta.url).pathname;
+  const sources = new URL("..", import.meta.url).pathname;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      `--allow-read=${[...options.read, sources].join(",")}`,
+      `--allow-write=${options.write.join(",")}`,
+      child,
+      ...args,
+    ],
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  return new TextDecoder().decode(output.stdout);
+}
