@@ -93,12 +93,7 @@ export class SessionEngine {
   ownerOf(state: SessionState): string | undefined {
     const { index } = this.settings;
     if (index === undefined) return undefined;
-    const value = state.values.get(index);
-    if (typeof value === "string" && value !== "") return value;
-    if (typeof value === "number" && Number.isFinite(value)) {
-      return String(value);
-    }
-    return undefined;
+    return ownerKey(state.values.get(index));
   }
 
   /**
@@ -204,10 +199,7 @@ export class SessionEngine {
    * listing brings it back.
    */
   destroy(state: SessionState): Promise<void> {
-    state.destroyed = true;
-    state.values.clear();
-    state.version++;
-    if (state.token !== "") this.hasher.forget(state.token);
+    this.drop(state);
     const key = state.key;
     if (key === "") return Promise.resolve();
     this.registry.kill(key);
@@ -239,18 +231,15 @@ export class SessionEngine {
     return [next, this.destroy(state)];
   }
 
-  /** Marks `state` destroyed because the store no longer has it. */
-  #lose(state: SessionState): void {
+  /**
+   * Ends `state` in memory only: destroyed, emptied, out of the cache. For
+   * a state its failed request made and never saved, one the store no
+   * longer has, and as the first half of {@linkcode destroy}.
+   */
+  drop(state: SessionState): void {
     state.destroyed = true;
     state.values.clear();
     state.version++;
-    if (this.#cache.get(state.key) === state) this.#cache.delete(state.key);
-    if (state.token !== "") this.hasher.forget(state.token);
-  }
-
-  /** Forgets a state that its failed request created and never saved. */
-  drop(state: SessionState): void {
-    state.destroyed = true;
     if (this.#cache.get(state.key) === state) this.#cache.delete(state.key);
     if (state.token !== "") this.hasher.forget(state.token);
   }
@@ -297,7 +286,7 @@ export class SessionEngine {
     if (written === false) {
       // Gone from the store since it was loaded or last saved: logged out
       // through another server, or expired. It stays gone.
-      this.#lose(state);
+      this.drop(state);
       return false;
     }
     state.savedAt = now;
@@ -385,6 +374,16 @@ export class SessionEngine {
   }
 }
 
+/**
+ * An owner value as the index stores it: a non-empty string as is, a
+ * finite number in decimal; anything else names no owner.
+ */
+export function ownerKey(value: unknown): string | undefined {
+  if (typeof value === "string" && value !== "") return value;
+  if (typeof value === "number" && Number.isFinite(value)) return String(value);
+  return undefined;
+}
+
 function newState(
   token: string,
   key: string,
@@ -410,18 +409,20 @@ function newState(
   };
 }
 
-/** What `store.save` is told of the session's owner, for its index. */
+/**
+ * What `store.save` is told of the session's owner, for its index; nothing
+ * (no object on the hot path) when no owner is involved.
+ */
 function ownerOptions(
   state: SessionState,
   owner: string | undefined,
-): OwnerOptions {
-  const previousOwner = state.savedOwner;
-  return {
-    ...(owner === undefined ? {} : { owner }),
-    ...(previousOwner === owner || previousOwner === undefined
-      ? {}
-      : { previousOwner }),
-  };
+): OwnerOptions | undefined {
+  const previous = state.savedOwner;
+  const moved = previous !== undefined && previous !== owner;
+  if (owner === undefined) {
+    return moved ? { previousOwner: previous } : undefined;
+  }
+  return moved ? { owner, previousOwner: previous } : { owner };
 }
 
 function enqueue<R>(state: SessionState, op: () => Promise<R>): Promise<R> {

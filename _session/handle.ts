@@ -9,6 +9,7 @@
 import type { Session, SessionStatus } from "./types.ts";
 import type { SessionEngine, SessionState } from "./engine.ts";
 import { copyValue } from "./codec.ts";
+import { MAX_DATE_MILLIS } from "./options.ts";
 import {
   type CookieSettings,
   deletionCookie,
@@ -29,8 +30,6 @@ const ABSENT: unique symbol = Symbol("absent");
 const REMEMBER_ME: unique symbol = Symbol("rememberMe");
 /** The journal's key for the absolute deadline. */
 const DEADLINE: unique symbol = Symbol("deadline");
-/** The latest instant a `Date` can hold (ECMA-262 §21.4.1.1). */
-const MAX_DATE_MILLIS = 8.64e15;
 
 /** One key's value before this request first changed it, and after. */
 interface Change {

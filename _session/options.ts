@@ -19,7 +19,7 @@ const DEFAULT_MAX_BYTES = 1024 * 1024;
 /** Default number of sessions kept decoded in memory. */
 const DEFAULT_CACHE_SIZE = 10_000;
 /** The latest instant a `Date` can hold (ECMA-262 §21.4.1.1). */
-const MAX_DATE_MILLIS = 8.64e15;
+export const MAX_DATE_MILLIS = 8.64e15;
 
 /** Applies defaults to the manager options and checks them. */
 export function checkManagerOptions(

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { SessionEngine, SessionState } from "./engine.ts";
+import { ownerKey, type SessionEngine, type SessionState } from "./engine.ts";
 import type { SessionInfo } from "./types.ts";
 import { publicId } from "./token.ts";
 
@@ -86,8 +86,8 @@ async function ownedStates(
 
 /** The owner as the index stores it: a string, numbers in decimal. */
 function ownerName(owner: unknown, action: string): string {
-  if (typeof owner === "string" && owner !== "") return owner;
-  if (typeof owner === "number" && Number.isFinite(owner)) return String(owner);
+  const name = ownerKey(owner);
+  if (name !== undefined) return name;
   throw new TypeError(
     `Cannot ${action}: the owner must be a non-empty string or a finite number, got ${
       typeof owner === "string" ? "an empty string" : typeof owner

@@ -43,17 +43,27 @@ export async function runGoBuntdb(
 
 async function build(): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "buntdb-bench-go-" });
-  const binary = `${dir}/buntdb_bench`;
+  return await buildGoProgram(PROGRAM, `${dir}/buntdb_bench`);
+}
+
+/**
+ * Builds the Go program at `source` against Debian's buntdb (GOPATH mode)
+ * into `binary`; returns `binary`. Used by the bench and the interop test.
+ */
+export async function buildGoProgram(
+  source: string,
+  binary: string,
+): Promise<string> {
   let output: Deno.CommandOutput;
   try {
     output = await new Deno.Command("go", {
-      args: ["build", "-o", binary, PROGRAM],
+      args: ["build", "-o", binary, source],
       env: {
         GO111MODULE: "off",
         GOPATH,
         GOFLAGS: "",
-        // Go needs a build cache; without a home, use the temp dir.
-        ...(Deno.env.get("HOME") ? {} : { GOCACHE: `${dir}/gocache` }),
+        // Go needs a build cache; without a home, use one beside the binary.
+        ...(Deno.env.get("HOME") ? {} : { GOCACHE: `${binary}.gocache` }),
       },
       stdout: "piped",
       stderr: "piped",
@@ -61,9 +71,8 @@ async function build(): Promise<string> {
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
       throw new Error(
-        "Cannot run the Go buntdb bench target: go is not installed; run " +
-          "`apt-get install -y golang-go golang-github-tidwall-buntdb-dev` " +
-          "or leave it out with --only",
+        `Cannot build ${source}: go is not installed; run ` +
+          "`apt-get install -y golang-go golang-github-tidwall-buntdb-dev`",
         { cause: error },
       );
     }
@@ -71,7 +80,7 @@ async function build(): Promise<string> {
   }
   check(
     output.success,
-    `Cannot build bench/go/buntdb_bench.go (is golang-github-tidwall-buntdb-dev installed in ${GOPATH}?): ${
+    `Cannot build ${source} (is golang-github-tidwall-buntdb-dev installed in ${GOPATH}?): ${
       new TextDecoder().decode(output.stderr)
     }`,
   );

@@ -69,15 +69,6 @@ export function restarted(store: SessionStore): SessionStore {
   };
 }
 
-/** A promise the test resolves by hand, to hold an operation mid-flight. */
-export class Gate {
-  readonly promise: Promise<void>;
-  open!: () => void;
-  constructor() {
-    this.promise = new Promise((resolve) => this.open = resolve);
-  }
-}
-
 /** Lets every pending promise callback and timer of this turn run. */
 export function settle(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));

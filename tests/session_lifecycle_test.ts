@@ -7,7 +7,6 @@ import { BuntStore, MemoryStore, SessionManager } from "@x/buntstore";
 import {
   Clock,
   cookiePair,
-  Gate,
   get,
   settle,
   spyStore,
@@ -63,7 +62,7 @@ Deno.test("Session.renewToken() gives the new token only to the request that ren
   const old = cookiePair(first)!;
   await text(first);
 
-  const gate = new Gate();
+  const gate = Promise.withResolvers<void>();
   const seen: unknown[] = [];
   const slow = sessions.wrap(async (req) => {
     const session = await sessions.of(req);
@@ -80,7 +79,7 @@ Deno.test("Session.renewToken() gives the new token only to the request that ren
   const login = await handler(get("/login", old));
   const renewed = tokenOf(cookiePair(login)!);
   await text(login);
-  gate.open();
+  gate.resolve();
   for (const response of await Promise.all([reader, writer])) {
     await text(response);
     const setCookie = response.headers.get("set-cookie") ?? "";
@@ -104,7 +103,7 @@ Deno.test("Session.renewToken() through Deno.serve: in-flight requests with the 
   });
   const login = counter(sessions);
   const IN_FLIGHT = 6;
-  const gate = new Gate();
+  const gate = Promise.withResolvers<void>();
   const arrived = Promise.withResolvers<void>();
   let loaded = 0;
   const handler = sessions.wrap(async (req) => {
@@ -135,7 +134,7 @@ Deno.test("Session.renewToken() through Deno.serve: in-flight requests with the 
     const renewedResponse = await fetch(`${origin}/login`, { headers });
     const renewed = tokenOf(cookiePair(renewedResponse)!);
     await renewedResponse.body?.cancel();
-    gate.open();
+    gate.resolve();
     for (const response of await Promise.all(pending)) {
       assert.deepEqual(await response.json(), { user: null });
       for (const setCookie of response.headers.getSetCookie()) {
@@ -164,7 +163,7 @@ Deno.test("Session.destroy() racing a save still in flight never brings the sess
   const cookie = cookiePair(first)!;
   await text(first);
 
-  const held = new Gate();
+  const held = Promise.withResolvers<void>();
   store.holdSaves = held.promise;
   const writing = handler(get("/inc", cookie));
   await settle();
@@ -174,7 +173,7 @@ Deno.test("Session.destroy() racing a save still in flight never brings the sess
   const reading = handler(get("/inc", cookie));
   await settle();
   store.holdSaves = undefined;
-  held.open();
+  held.resolve();
   for (const response of await Promise.all([writing, logout, reading])) {
     await text(response);
   }
@@ -247,7 +246,7 @@ Deno.test("Session.renewToken() racing a save still in flight leaves the old tok
   const cookie = cookiePair(first)!;
   await text(first);
 
-  const held = new Gate();
+  const held = Promise.withResolvers<void>();
   store.holdSaves = held.promise;
   const writing = handler(get("/inc", cookie));
   await settle();
@@ -256,7 +255,7 @@ Deno.test("Session.renewToken() racing a save still in flight leaves the old tok
   const reading = handler(get("/read", cookie));
   await settle();
   store.holdSaves = undefined;
-  held.open();
+  held.resolve();
   const [written, renewed, read] = await Promise.all([
     writing,
     login,
@@ -380,7 +379,7 @@ Deno.test("SessionManager.wrap() commits nothing a failed request changed", asyn
     const first = await handler(get("/inc"));
     const cookie = cookiePair(first)!;
     await text(first);
-    const gate = new Gate();
+    const gate = Promise.withResolvers<void>();
     const failing = sessions.wrap(async (req) => {
       const session = await sessions.of(req);
       session.put("user", "mallory");
@@ -391,7 +390,7 @@ Deno.test("SessionManager.wrap() commits nothing a failed request changed", asyn
     await settle();
     // This request's commit writes the shared session, mallory included.
     assert.equal((await json(handler(get("/inc", cookie)))).n, 2);
-    gate.open();
+    gate.resolve();
     await assert.rejects(failed, /handler bug/);
     assert.deepEqual(await stored(store.inner, tokenOf(cookie)), { n: 2 });
     assert.deepEqual(await json(handler(get("/read", cookie))), {

@@ -13,7 +13,6 @@ import { KvStore } from "@x/buntstore/kv";
 import {
   Clock,
   cookiePair,
-  Gate,
   get,
   restarted,
   settle,
@@ -192,7 +191,7 @@ for (const [name, open] of ALL_STORES) {
     });
     const handler = app(sessions);
     const cookie = await login(handler, "ada");
-    const gate = new Gate();
+    const gate = Promise.withResolvers<void>();
     const slow = sessions.wrap(async (req) => {
       const session = await sessions.of(req);
       await gate.promise;
@@ -202,7 +201,7 @@ for (const [name, open] of ALL_STORES) {
     const pending = slow(get("/", cookie));
     await settle();
     assert.equal(await sessions.destroyBy("ada"), 1);
-    gate.open();
+    gate.resolve();
     const response = await pending;
     await text(response);
     // Its write after the logout starts a new, anonymous session, as a put

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { MemoryStore, SessionManager, type SessionStore } from "@x/buntstore";
-import { cookiePair, Gate, get, settle, text } from "./_session_helpers.ts";
+import { cookiePair, get, settle, text } from "./_session_helpers.ts";
 
 /** Two managers on one store stand for two servers sharing Redis. */
 function twoServers(shared: boolean) {
@@ -75,7 +75,7 @@ Deno.test("SessionManager: a logout on one server is not undone by a write in fl
   })(get("/login"));
   await text(login);
   const cookie = cookiePair(login)!;
-  const gate = new Gate();
+  const gate = Promise.withResolvers<void>();
   const slow = b.wrap(async (request) => {
     const session = await b.of(request);
     await gate.promise;
@@ -89,7 +89,7 @@ Deno.test("SessionManager: a logout on one server is not undone by a write in fl
       return new Response("out");
     })(get("/logout", cookie)),
   );
-  gate.open();
+  gate.resolve();
   const response = await slow;
   await text(response);
   // Server b learns of the logout from the store and tells the browser.

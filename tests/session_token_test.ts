@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { MemoryStore, SessionManager } from "@x/buntstore";
-import { Clock, Gate, settle, spyStore } from "./_session_helpers.ts";
+import { Clock, settle, spyStore } from "./_session_helpers.ts";
 
 type Data = { user: string; n: number };
 
@@ -96,7 +96,7 @@ Deno.test("SessionManager.withToken() never hands a request in flight the renewe
   const { token: old } = await sessions.withToken(undefined, (session) => {
     session.put("n", 1);
   });
-  const gate = new Gate();
+  const gate = Promise.withResolvers<void>();
   const slow = sessions.withToken(old, async (session) => {
     await gate.promise;
     session.put("n", 50);
@@ -107,7 +107,7 @@ Deno.test("SessionManager.withToken() never hands a request in flight the renewe
     await session.renewToken();
     session.put("user", "ada");
   });
-  gate.open();
+  gate.resolve();
   const result = await slow;
   assert.equal(result.value, null);
   assert.notEqual(result.token, login.token);

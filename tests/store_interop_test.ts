@@ -12,50 +12,16 @@
  * golang-github-tidwall-buntdb-dev` (.ci/run does it).
  */
 
+import { buildGoProgram } from "../bench/_go_buntdb.ts";
 import assert from "node:assert/strict";
 import { BuntStore } from "../mod.ts";
 import { contents, sorted, tempDir } from "./_fixtures.ts";
 
-const GOPATH = "/usr/share/gocode";
 const PROGRAM = new URL("./go/buntdb_interop.go", import.meta.url).pathname;
-
-async function buildGoProgram(dir: string): Promise<string> {
-  const binary = `${dir}/buntdb_interop`;
-  let output: Deno.CommandOutput;
-  try {
-    output = await new Deno.Command("go", {
-      args: ["build", "-o", binary, PROGRAM],
-      env: {
-        GO111MODULE: "off",
-        GOPATH,
-        GOFLAGS: "",
-        // Go needs a build cache; without a home, use the temp dir.
-        ...(Deno.env.get("HOME") ? {} : { GOCACHE: `${dir}/gocache` }),
-      },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new Error(
-        "Cannot run the Go interop test: go is not installed; run " +
-          "`apt-get install -y golang-go golang-github-tidwall-buntdb-dev`",
-        { cause: error },
-      );
-    }
-    throw error;
-  }
-  const stderr = new TextDecoder().decode(output.stderr);
-  assert.ok(
-    output.success,
-    `Cannot build tests/go/buntdb_interop.go (is golang-github-tidwall-buntdb-dev installed in ${GOPATH}?): ${stderr}`,
-  );
-  return binary;
-}
 
 Deno.test("BuntStore.open() reads a file written by Go buntdb, legacy ex expiries included", async () => {
   await using tmp = await tempDir();
-  const binary = await buildGoProgram(tmp.dir);
+  const binary = await buildGoProgram(PROGRAM, `${tmp.dir}/buntdb_interop`);
   const output = await new Deno.Command(binary, {
     args: ["write", tmp.path],
     stderr: "piped",
