@@ -49,6 +49,7 @@ import { ABORT, FINISH, SessionHandle } from "./_session/handle.ts";
 import { destroyOwned, listOwned } from "./_session/owners.ts";
 import { iterateSessions, runWithToken } from "./_session/outside_requests.ts";
 import { checkCookieOptions, checkManagerOptions } from "./_session/options.ts";
+import { RequestSlot } from "./_session/request_slot.ts";
 
 export { jsonSessionCodec } from "./_session/codec.ts";
 export type { OwnerOptions, SessionStore } from "./session_store.ts";
@@ -109,7 +110,7 @@ export class SessionManager<T extends object = Record<string, unknown>> {
     error: unknown,
     request: Request,
   ) => Response | Promise<Response>;
-  readonly #contexts = new WeakMap<Request, RequestContext<T>>();
+  readonly #contexts = new RequestSlot<RequestContext<T>>();
 
   /**
    * Creates a manager; it holds no timers and needs no closing.
@@ -134,7 +135,7 @@ export class SessionManager<T extends object = Record<string, unknown>> {
   /**
    * Wraps a handler so that the session it uses is committed, and the
    * cookie set, before its response is returned. A handler that never
-   * calls {@linkcode SessionManager.of} costs one `WeakMap` lookup: no
+   * calls {@linkcode SessionManager.of} costs one property lookup: no
    * cookie parsing, no store read, no headers.
    *
    * @param handler A `Deno.serve` handler, or any function of a `Request`.

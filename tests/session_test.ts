@@ -68,6 +68,26 @@ Deno.test("SessionManager.wrap() costs nothing when the handler never uses the s
   assert.equal(response.headers.get("cache-control"), null);
 });
 
+Deno.test("SessionManager: two managers keep their own session of one request", async () => {
+  const clock = new Clock();
+  await using store = spyStore(clock);
+  const a = new SessionManager<Data>({ store, now: clock.now });
+  const b = new SessionManager<Data>({
+    store,
+    now: clock.now,
+    cookie: { name: "other" },
+  });
+  const request = get("/");
+  (await a.of(request)).put("user", "ada");
+  (await b.of(request)).put("user", "bob");
+  assert.equal((await a.of(request)).get("user"), "ada");
+  assert.equal((await b.of(request)).get("user"), "bob");
+  const headers = new Headers();
+  await a.finalizeHeaders(request, headers);
+  await b.finalizeHeaders(request, headers);
+  assert.equal(headers.getSetCookie().length, 2);
+});
+
 Deno.test("SessionManager.wrap() sends no cookie and writes nothing for an untouched new session", async () => {
   const clock = new Clock();
   await using store = spyStore(clock);
