@@ -1,12 +1,13 @@
 /**
- * Batches the records of one tick into one write, applies the sync policy
- * (group commit for `"always"`, a timer for `"everysecond"`), and undoes the
- * in-memory changes of any write or fsync that fails, so memory always
- * matches the file.
+ * Batches the records of one event-loop turn into one write, applies the
+ * sync policy (group commit for `"always"`, a timer for `"everysecond"`),
+ * and undoes the in-memory changes of any write or fsync that fails, so
+ * memory always matches the file.
  *
  * @module
  */
 
+import { setImmediate } from "node:timers";
 import { appendAll, type LogFile, RecordWriter } from "../aof.ts";
 import { LogBrokenError } from "../errors.ts";
 
@@ -118,7 +119,7 @@ export class WriteQueue {
       const { promise, resolve, reject } = Promise.withResolvers<void>();
       batch = { undo: [], promise, resolve, reject };
       this.#batch = batch;
-      queueMicrotask(() => this.flush());
+      this.#scheduleFlush();
     }
     batch.undo.push(undo);
     return batch.promise;
@@ -228,7 +229,18 @@ export class WriteQueue {
   resume(): void {
     this.#paused = false;
     this.#groupCommit();
-    if (this.#batch !== undefined) queueMicrotask(() => this.flush());
+    if (this.#batch !== undefined) this.#scheduleFlush();
+  }
+
+  /**
+   * Writes the batch once per event-loop turn, after the turn's I/O
+   * callbacks (as Redis writes its AOF buffer before it sleeps), so the
+   * requests handled in one turn share one write(2), and every save is
+   * still with the OS before its promise resolves. A microtask would
+   * flush after the first request's promise hops: one write per request.
+   */
+  #scheduleFlush(): void {
+    setImmediate(() => this.flush());
   }
 
   #groupCommit(): void {

@@ -387,6 +387,25 @@ Deno.test("BuntStore batches the writes of one tick into one write", async () =>
   assert.equal(t.store.stats().writes, 2);
 });
 
+Deno.test("BuntStore shares one write among saves made anywhere in one event-loop turn", async () => {
+  await using t = await tempStore();
+  const expiry = new Date(Date.now() + HOUR);
+  // As two requests handled in one turn: the second saves only after a
+  // few promise hops of its own, when a microtask flush would have run.
+  const first = t.store.save("a", encoder.encode("1"), expiry);
+  for (let hop = 0; hop < 8; hop++) await Promise.resolve();
+  const second = t.store.save("b", encoder.encode("2"), expiry);
+  await Promise.all([first, second]);
+  assert.equal(t.store.stats().writes, 1);
+  // A save in a later turn gets a write of its own.
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  await t.store.save("c", encoder.encode("3"), expiry);
+  assert.equal(t.store.stats().writes, 2);
+  await t.store.close();
+  await using reopened = await BuntStore.open(t.path);
+  assert.equal(text(await reopened.find("b")), "2");
+});
+
 Deno.test("BuntStore.all() returns live entries only", async () => {
   let now = 1_000_000;
   await using store = await BuntStore.open(":memory:", { now: () => now });
