@@ -26,13 +26,15 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  */
 export const jsonSessionCodec: SessionCodec = {
   encode(record: SessionRecord): Uint8Array {
-    return encoder.encode(JSON.stringify({
+    // Members are added one by one (no spreads): this runs on every save.
+    const json: Record<string, unknown> = {
       d: record.deadline,
       t: record.savedAt,
-      ...(record.createdAt === undefined ? {} : { c: record.createdAt }),
-      ...(record.rememberMe === undefined ? {} : { r: record.rememberMe }),
-      v: record.values,
-    }));
+    };
+    if (record.createdAt !== undefined) json.c = record.createdAt;
+    if (record.rememberMe !== undefined) json.r = record.rememberMe;
+    json.v = record.values;
+    return encoder.encode(JSON.stringify(json));
   },
   decode(data: Uint8Array): SessionRecord {
     const parsed: unknown = JSON.parse(decoder.decode(data));
@@ -92,6 +94,13 @@ export function copyValue(
     throw new TypeError(
       `Cannot put session value "${key}": ${describe(value)} is not JSON data`,
     );
+  }
+  // Strings, booleans, null and finite numbers need no copy. JSON turns
+  // -0 into 0 (and NaN and ±Infinity into null, left to the slow path).
+  if (typeof value === "string" || typeof value === "boolean") return value;
+  if (value === null) return null;
+  if (Number.isFinite(value)) {
+    return value === 0 && codec === jsonSessionCodec ? 0 : value;
   }
   const copy = codec === jsonSessionCodec
     ? JSON.parse(JSON.stringify(value))

@@ -113,9 +113,13 @@ export class SessionEngine {
     // A state listed by iterate() learns its token from the first request
     // that presents it.
     if (cached.token === "") cached.token = token;
-    // Re-insert to keep the map in least-recently-used order.
-    this.#cache.delete(key);
-    this.#cache.set(key, cached);
+    // Re-insert to keep the map in least-recently-used order, once eviction
+    // is near: below half the bound, order does not matter yet and the
+    // re-insert would cost every read.
+    if (this.#cache.size > this.settings.cacheSize >> 1) {
+      this.#cache.delete(key);
+      this.#cache.set(key, cached);
+    }
     return cached;
   }
 

@@ -207,6 +207,31 @@ Deno.test("SessionManager evicts the least recently used sessions past cacheSize
   assert.equal(store.finds, 2);
 });
 
+Deno.test("SessionManager keeps a session read while the cache fills and evicts an unread one", async () => {
+  const clock = new Clock();
+  await using store = spyStore(clock);
+  const sessions = new SessionManager<Data>({
+    store,
+    now: clock.now,
+    cacheSize: 4,
+  });
+  const handler = app(sessions);
+  const cookies = [];
+  for (let i = 0; i < 4; i++) {
+    const response = await handler(get("/inc"));
+    cookies.push(cookiePair(response)!);
+    await text(response);
+  }
+  // The first session is read, then a fifth one pushes out the oldest.
+  await text(await handler(get("/read", cookies[0])));
+  await text(await handler(get("/inc")));
+  const finds = store.finds;
+  await text(await handler(get("/read", cookies[0])));
+  assert.equal(store.finds, finds);
+  await text(await handler(get("/read", cookies[1])));
+  assert.equal(store.finds, finds + 1);
+});
+
 Deno.test("SessionManager lifetime ends the session at its deadline", async () => {
   const clock = new Clock();
   await using store = spyStore(clock);
@@ -348,6 +373,13 @@ Deno.test("Session.put() stores JSON data: Date becomes a string, objects are fr
   assert.throws(() => session.put("x", new Uint8Array(2)), /base64/);
   assert.throws(() => session.put("x", () => 1), TypeError);
   assert.throws(() => session.put("x", 1n), TypeError);
+  // Numbers JSON cannot hold come back as a reload gives them.
+  session.put("x", NaN);
+  assert.equal(session.get("x"), null);
+  session.put("x", -Infinity);
+  assert.equal(session.get("x"), null);
+  session.put("x", -0);
+  assert.equal(Object.is(session.get("x"), 0), true);
 });
 
 Deno.test("Session.pop() gives flash messages that last one read", async () => {
