@@ -5,7 +5,9 @@
  *
  * Routes: `GET /read` answers the session's counter (a read-only route);
  * `GET /write` increments it and, on first use, stores 200 bytes of data
- * (a writing route).
+ * (a writing route); on BuntStore targets `GET /stats` answers how many
+ * write(2) calls the log has had, so the bench can report how many write
+ * requests share one.
  *
  * Usage: deno run -A --unstable-kv bench/_http_server.ts <target> <dir>
  *
@@ -42,8 +44,12 @@ if (id === "bare") {
     // Plain http on 127.0.0.1 only: the bench has no TLS.
     cookie: { secure: false },
   });
+  const bunt = target.bunt?.(store);
   handler = sessions.wrap(async (req) => {
     const path = new URL(req.url).pathname;
+    if (path === "/stats" && bunt !== undefined) {
+      return Response.json({ logWrites: bunt.stats().writes });
+    }
     if (path === "/read") {
       const session = await sessions.of(req);
       return new Response(String(session.get("n") ?? 0));

@@ -108,6 +108,11 @@ export interface HttpResult {
   shapes: ShapeResult[];
   /** Write requests wrk completed in the measured runs. */
   writeRequests: number;
+  /**
+   * BuntStore only: write requests completed per write(2) to the log over
+   * the measured runs (requests handled in one event-loop turn share one).
+   */
+  writeRequestsPerLogWrite?: number;
 }
 
 /** Durations and load of one HTTP bench. */
@@ -208,8 +213,14 @@ export async function runHttpBench(
     }
     const results = [];
     for (const t of loaded) {
+      const logWritesAfter = await logWrites(t.base);
       await checkCounters(t, config);
-      results.push(resultOf(t, loaded[0]!, config));
+      const result = resultOf(t, loaded[0]!, config);
+      if (logWritesAfter !== undefined && t.logWritesBefore !== undefined) {
+        result.writeRequestsPerLogWrite = result.writeRequests /
+          (logWritesAfter - t.logWritesBefore);
+      }
+      results.push(result);
     }
     for (const r of results) log(describe(r));
     return results;
@@ -227,6 +238,8 @@ interface Loaded {
   cookies: string[];
   /** The session counters' sum after the warm-up. */
   countersBefore: number;
+  /** BuntStore only: write(2) calls to the log after the warm-up. */
+  logWritesBefore: number | undefined;
   /** Per shape, per route, one wrk result per round. */
   runs: Record<Route, WrkResult[]>[];
 }
@@ -256,6 +269,7 @@ async function startTarget(
     base,
     cookies,
     countersBefore: target.sessions ? await sumCounters(base, cookies) : 0,
+    logWritesBefore: await logWrites(base),
     runs: config.shapes.map(() => ({ read: [], write: [] })),
   };
 }
@@ -338,7 +352,12 @@ function describe(r: HttpResult): string {
         ` p99 ${s.p99Ms[name].toFixed(2)} ms`;
     };
     return `  ${s.shape.padEnd(10)} ${route("read")}  ${route("write")}`;
-  }).join("\n");
+  }).join("\n") +
+    (r.writeRequestsPerLogWrite === undefined
+      ? ""
+      : `\n  ${
+        r.writeRequestsPerLogWrite.toFixed(1)
+      } write requests per write(2) to the log`);
 }
 
 /** The config's wrk shapes, for log lines. */
@@ -423,6 +442,21 @@ async function createSessions(base: string, count: number): Promise<string[]> {
   const body = await res.text();
   check(res.ok && body === "1", `The read route answered "${body}", not "1"`);
   return cookies;
+}
+
+/** The log's write(2) count from a BuntStore target's `/stats` route. */
+async function logWrites(base: string): Promise<number | undefined> {
+  const res = await fetch(`${base}/stats`);
+  if (res.status === 404) {
+    await res.body?.cancel();
+    return undefined;
+  }
+  const body = await res.json();
+  check(
+    res.ok && Number.isInteger(body.logWrites),
+    `Bad /stats answer: ${JSON.stringify(body)}`,
+  );
+  return body.logWrites;
 }
 
 async function sumCounters(base: string, cookies: string[]): Promise<number> {
