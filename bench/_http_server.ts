@@ -1,6 +1,8 @@
 /**
- * The HTTP bench's Deno server, one process per target: a bare handler, or
- * the same handler behind `SessionManager` on one of the bench stores.
+ * The HTTP bench's Deno server, one process per target: a bare handler,
+ * the floor (the bare handler plus the least a cookie session middleware
+ * does), or the same handler behind `SessionManager` on one of the bench
+ * stores.
  * Prints `{"port": N}` on its first stdout line once listening.
  *
  * Routes: `GET /read` answers the session's counter (a read-only route);
@@ -14,6 +16,7 @@
  * @module
  */
 
+import { parseCookie } from "cookie";
 import { SessionManager } from "../session.ts";
 import { STORE_TARGETS } from "./_stores.ts";
 import { TTL_MS } from "./_common.ts";
@@ -32,6 +35,22 @@ if (id === "bare") {
     const path = new URL(req.url).pathname;
     if (path === "/read" || path === "/write") return new Response("0");
     return new Response("Not Found", { status: 404 });
+  };
+} else if (id === "floor") {
+  // What every cookie session middleware must do even when the session is
+  // in memory and unchanged: read the Cookie header (which makes Deno
+  // materialise the request's headers), parse it, and mark the response as
+  // varying by cookie.
+  handler = (req) => {
+    const path = new URL(req.url).pathname;
+    if (path !== "/read" && path !== "/write") {
+      return new Response("Not Found", { status: 404 });
+    }
+    const cookie = req.headers.get("cookie");
+    const token = cookie === null ? undefined : parseCookie(cookie).session;
+    const response = new Response(token === undefined ? "" : "0");
+    response.headers.set("vary", "Cookie");
+    return response;
   };
 } else {
   const target = STORE_TARGETS.find((t) => t.id === id);

@@ -200,7 +200,7 @@ export function chartPanels(report: BenchReport): Panel[] {
   const httpKind = (id: string): BarKind =>
     id.startsWith("bunt-")
       ? "ours"
-      : id === "bare" || id === "map"
+      : id === "bare" || id === "floor" || id === "map"
       ? "ceiling"
       : "peer";
   const titles: Record<typeof PHASES[number], string> = {
