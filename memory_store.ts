@@ -95,8 +95,7 @@ export class MemoryStore implements SessionStore, AsyncDisposable {
   async find(token: string): Promise<Uint8Array | undefined> {
     this.#assertOpen();
     assertToken(token);
-    const entry = this.#keyspace.get(token, this.#now());
-    return entry?.value.slice();
+    return this.#keyspace.copy(token, this.#now());
   }
 
   /**
@@ -214,7 +213,7 @@ export class MemoryStore implements SessionStore, AsyncDisposable {
   }
 
   #remove(token: string): void {
-    this.#keyspace.delete(token);
+    this.#keyspace.release(this.#keyspace.delete(token));
     this.#owners.delete(token);
   }
 
@@ -234,8 +233,8 @@ export class MemoryStore implements SessionStore, AsyncDisposable {
       this.#remove(token);
       return true;
     }
-    if (replaceOnly && !this.#keyspace.get(token, now)) return false;
-    this.#keyspace.set(token, data.slice(), expiresAt);
+    if (replaceOnly && !this.#keyspace.has(token, now)) return false;
+    this.#keyspace.release(this.#keyspace.set(token, data, expiresAt));
     this.#owners.save(token, expiresAt, owners, NO_RECORDS, () => {});
     return true;
   }

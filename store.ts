@@ -7,7 +7,7 @@
 
 import { type LogFile, openAndRecover, setRecordBytes } from "./aof.ts";
 import { StoreClosedError } from "./errors.ts";
-import { type Entry, Keyspace } from "./_store/keyspace.ts";
+import { type Entry, Keyspace, type Previous } from "./_store/keyspace.ts";
 import { everySecond, hooksOf, type StoreHooks } from "./_store/hooks.ts";
 import { compact, type CompactionTarget } from "./_store/compactor.ts";
 import { Sweeper } from "./_store/sweeper.ts";
@@ -84,6 +84,9 @@ export class BuntStore implements SessionStore, AsyncDisposable {
   #recoveredBytes = 0;
   #lastError: Error | undefined;
   #closing: Promise<void> | undefined;
+  /** Slots replaced by changes of the batch {@linkcode #retiringBatch}. */
+  #retiring: Previous[] = [];
+  #retiringBatch: Promise<void> | undefined;
 
   private constructor(path: string, options: BuntStoreOptions) {
     this.#path = path;
@@ -154,7 +157,7 @@ export class BuntStore implements SessionStore, AsyncDisposable {
   async find(token: string): Promise<Uint8Array | undefined> {
     this.#assertOpen();
     assertToken(token);
-    return this.#keyspace.get(token, this.#now())?.value.slice();
+    return this.#keyspace.copy(token, this.#now());
   }
 
   /**
@@ -375,9 +378,12 @@ export class BuntStore implements SessionStore, AsyncDisposable {
         // Go buntdb allows an empty key; a session token is never empty,
         // so it is no session (find("") refuses it) and is not loaded.
       } else if (record.command === "del" || record.expiresAt <= now) {
-        keyspace.delete(record.key);
+        keyspace.release(keyspace.delete(record.key));
       } else {
-        keyspace.set(record.key, record.value.slice(), record.expiresAt);
+        // The keyspace copies the value straight out of the read buffer.
+        keyspace.release(
+          keyspace.set(record.key, record.value, record.expiresAt),
+        );
       }
     }, now);
     this.#rawFile = log.file;
@@ -455,24 +461,31 @@ export class BuntStore implements SessionStore, AsyncDisposable {
   }
 
   #remove(token: string): Promise<void> | undefined {
-    const live = this.#keyspace.get(token, this.#now()) !== undefined;
+    const live = this.#keyspace.has(token, this.#now());
     const queue = this.#queue;
     const indexed = this.#owners.has(token);
     const previous = this.#keyspace.delete(token);
     if (queue === undefined) {
+      this.#keyspace.release(previous);
       this.#owners.delete(token);
       return;
     }
     // A missing key may be missing only because of a write still in
     // flight; if that write fails, its undo brings the key back, so this
     // delete must be written and share its fate rather than succeed.
-    if (!live && queue.idle && !indexed) return;
+    if (!live && queue.idle && !indexed) {
+      this.#keyspace.release(previous);
+      return;
+    }
     queue.records.del(token);
     const undoIndex = this.#owners.remove(token, queue.records);
-    return queue.enqueue(() => {
-      this.#keyspace.restore(token, previous);
-      undoIndex?.();
-    });
+    return this.#retire(
+      previous,
+      queue.enqueue(() => {
+        this.#keyspace.restore(token, previous);
+        undoIndex?.();
+      }),
+    );
   }
 
   async #shutDown(): Promise<void> {
@@ -522,7 +535,7 @@ export class BuntStore implements SessionStore, AsyncDisposable {
     this.#assertWritable();
     const now = this.#now();
     if (expiresAt <= now) return this.#remove(token);
-    if (replaceOnly && !this.#keyspace.get(token, now)) return false;
+    if (replaceOnly && !this.#keyspace.has(token, now)) return false;
     const queue = this.#queue;
     const undoIndex = this.#owners.save(
       token,
@@ -531,12 +544,42 @@ export class BuntStore implements SessionStore, AsyncDisposable {
       queue?.records ?? NO_RECORDS,
       () => queue?.records.set(token, data, expiresAt),
     );
-    const previous = this.#keyspace.set(token, data.slice(), expiresAt);
-    if (queue === undefined) return;
-    return queue.enqueue(() => {
-      this.#keyspace.restore(token, previous);
-      undoIndex?.();
-    });
+    const previous = this.#keyspace.set(token, data, expiresAt);
+    if (queue === undefined) {
+      this.#keyspace.release(previous);
+      return;
+    }
+    return this.#retire(
+      previous,
+      queue.enqueue(() => {
+        this.#keyspace.restore(token, previous);
+        undoIndex?.();
+      }),
+    );
+  }
+
+  /**
+   * Keeps the slot a change replaced until the batch that wrote the change
+   * settles: released once it is written, and left alone when it fails
+   * (the batch's undo has put it back or freed it). One list and one
+   * reaction per batch, not per save.
+   */
+  #retire(
+    previous: Previous,
+    written: Promise<void>,
+  ): Promise<void> {
+    if (previous < 0) return written;
+    if (written !== this.#retiringBatch) {
+      const slots: Previous[] = [];
+      this.#retiring = slots;
+      this.#retiringBatch = written;
+      const keyspace = this.#keyspace;
+      written.then(() => keyspace.releaseAll(slots), () => {
+        // The batch's undos restored or freed every slot in the list.
+      });
+    }
+    this.#retiring.push(previous);
+    return written;
   }
 
   #assertOpen(): void {

@@ -1,78 +1,99 @@
 /**
- * An indexed binary min-heap of entries ordered by expiry, so that a save is
- * O(log n) and sweeping k expired entries is O(k log n). Each entry records
- * its own position, which makes removal and re-keying O(log n) without
+ * An indexed binary min-heap of slots ordered by expiry, so that a save is
+ * O(log n) and sweeping k expired entries is O(k log n). It lives in typed
+ * arrays (slot and expiry per heap position, heap position per slot), so a
+ * million entries are three objects for the garbage collector, and each
+ * slot's recorded position makes removal and re-keying O(log n) without
  * leaving stale copies behind (a lazy heap would keep one per rewrite).
  *
  * @module
  */
 
-/** What the heap needs from an entry; stores extend it with their data. */
-export interface HeapEntry {
-  /** The key the entry is stored under. */
-  key: string;
-  /** Expiry in Unix milliseconds; `Infinity` means none. */
-  expiresAt: number;
-  /** Position in the heap, or -1 when not in it. */
-  heapIndex: number;
-}
+/** Marks a slot that is not in the heap. */
+const ABSENT = -1;
 
-/** An indexed min-heap keyed by `expiresAt`. */
-export class ExpiryHeap<E extends HeapEntry> {
-  #items: E[] = [];
+/** An indexed min-heap of slot numbers keyed by expiry. */
+export class ExpiryHeap {
+  /** Slot at each heap position. */
+  #slots = new Int32Array(64);
+  /** Expiry at each heap position (beside the slot, for cache locality). */
+  #expiry = new Float64Array(64);
+  /** Heap position of each slot, or {@linkcode ABSENT}. */
+  #position = new Int32Array(64).fill(ABSENT);
+  #size = 0;
 
-  /** The entry that expires first, if any. */
-  peek(): E | undefined {
-    return this.#items[0];
+  /** Number of slots in the heap. */
+  get size(): number {
+    return this.#size;
   }
 
-  /** Adds the entry, or moves it if its `expiresAt` changed. */
-  upsert(entry: E): void {
-    if (entry.heapIndex < 0) {
-      entry.heapIndex = this.#items.length;
-      this.#items.push(entry);
+  /** The slot that expires first, or -1. */
+  peek(): number {
+    return this.#size === 0 ? -1 : this.#slots[0]!;
+  }
+
+  /** The first expiry, or `Infinity` when empty. */
+  peekExpiry(): number {
+    return this.#size === 0 ? Infinity : this.#expiry[0]!;
+  }
+
+  /** Adds `slot`, or moves it if it is already in. */
+  upsert(slot: number, expiresAt: number): void {
+    this.#ensureSlot(slot);
+    let index = this.#position[slot]!;
+    if (index === ABSENT) {
+      index = this.#size++;
+      if (index === this.#slots.length) this.#growHeap();
     }
-    this.#fix(entry.heapIndex);
-  }
-
-  /** Removes the entry if it is in the heap. */
-  remove(entry: E): void {
-    const index = entry.heapIndex;
-    if (index < 0) return;
-    const last = this.#items.pop()!;
-    entry.heapIndex = -1;
-    if (last === entry) return;
-    this.#items[index] = last;
-    last.heapIndex = index;
+    this.#place(index, slot, expiresAt);
     this.#fix(index);
   }
 
-  /** Removes and returns the first entry if it expires at or before `now`. */
-  popExpired(now: number): E | undefined {
-    const first = this.#items[0];
-    if (first === undefined || first.expiresAt > now) return undefined;
-    this.remove(first);
-    return first;
+  /** Removes `slot` if it is in the heap. */
+  remove(slot: number): void {
+    if (slot >= this.#position.length) return;
+    const index = this.#position[slot]!;
+    if (index === ABSENT) return;
+    this.#position[slot] = ABSENT;
+    const last = --this.#size;
+    if (index === last) return;
+    this.#place(index, this.#slots[last]!, this.#expiry[last]!);
+    this.#fix(index);
   }
 
-  /** Counts entries expiring at or before `now`, in O(count). */
+  /** Removes and returns the first slot if it expires at or before `now`. */
+  popExpired(now: number): number {
+    if (this.#size === 0 || this.#expiry[0]! > now) return ABSENT;
+    const slot = this.#slots[0]!;
+    this.remove(slot);
+    return slot;
+  }
+
+  /** Counts slots expiring at or before `now`, in O(count). */
   countExpired(now: number): number {
     let count = 0;
     const stack = [0];
     while (stack.length > 0) {
       const index = stack.pop()!;
-      const entry = this.#items[index];
-      if (entry === undefined || entry.expiresAt > now) continue;
+      if (index >= this.#size || this.#expiry[index]! > now) continue;
       count++;
       stack.push(2 * index + 1, 2 * index + 2);
     }
     return count;
   }
 
-  /** Drops every entry. */
+  /** Drops every slot, giving the arrays back. */
   clear(): void {
-    for (const entry of this.#items) entry.heapIndex = -1;
-    this.#items = [];
+    this.#slots = new Int32Array(64);
+    this.#expiry = new Float64Array(64);
+    this.#position = new Int32Array(64).fill(ABSENT);
+    this.#size = 0;
+  }
+
+  #place(index: number, slot: number, expiresAt: number): void {
+    this.#slots[index] = slot;
+    this.#expiry[index] = expiresAt;
+    this.#position[slot] = index;
   }
 
   #fix(index: number): void {
@@ -80,41 +101,57 @@ export class ExpiryHeap<E extends HeapEntry> {
   }
 
   #siftUp(start: number): boolean {
-    const items = this.#items;
-    const entry = items[start]!;
+    const slots = this.#slots;
+    const expiry = this.#expiry;
+    const slot = slots[start]!;
+    const expiresAt = expiry[start]!;
     let index = start;
     while (index > 0) {
-      const parentIndex = (index - 1) >> 1;
-      const parent = items[parentIndex]!;
-      if (parent.expiresAt <= entry.expiresAt) break;
-      items[index] = parent;
-      parent.heapIndex = index;
-      index = parentIndex;
+      const parent = (index - 1) >> 1;
+      if (expiry[parent]! <= expiresAt) break;
+      this.#place(index, slots[parent]!, expiry[parent]!);
+      index = parent;
     }
-    items[index] = entry;
-    entry.heapIndex = index;
-    return index !== start;
+    if (index === start) return false;
+    this.#place(index, slot, expiresAt);
+    return true;
   }
 
   #siftDown(start: number): void {
-    const items = this.#items;
-    const length = items.length;
-    const entry = items[start]!;
+    const slots = this.#slots;
+    const expiry = this.#expiry;
+    const size = this.#size;
+    const slot = slots[start]!;
+    const expiresAt = expiry[start]!;
     let index = start;
     while (true) {
       let child = 2 * index + 1;
-      if (child >= length) break;
+      if (child >= size) break;
       const right = child + 1;
-      if (
-        right < length && items[right]!.expiresAt < items[child]!.expiresAt
-      ) child = right;
-      const smaller = items[child]!;
-      if (smaller.expiresAt >= entry.expiresAt) break;
-      items[index] = smaller;
-      smaller.heapIndex = index;
+      if (right < size && expiry[right]! < expiry[child]!) child = right;
+      if (expiry[child]! >= expiresAt) break;
+      this.#place(index, slots[child]!, expiry[child]!);
       index = child;
     }
-    items[index] = entry;
-    entry.heapIndex = index;
+    if (index !== start) this.#place(index, slot, expiresAt);
+  }
+
+  #growHeap(): void {
+    const capacity = this.#slots.length * 2;
+    const slots = new Int32Array(capacity);
+    slots.set(this.#slots);
+    this.#slots = slots;
+    const expiry = new Float64Array(capacity);
+    expiry.set(this.#expiry);
+    this.#expiry = expiry;
+  }
+
+  #ensureSlot(slot: number): void {
+    if (slot < this.#position.length) return;
+    let capacity = this.#position.length * 2;
+    while (capacity <= slot) capacity *= 2;
+    const position = new Int32Array(capacity).fill(ABSENT);
+    position.set(this.#position);
+    this.#position = position;
   }
 }

@@ -115,9 +115,9 @@ export class OwnerIndex {
   ): Map<string, Uint8Array> {
     const found = new Map<string, Uint8Array>();
     for (const key of this.keysOf(owner, now)) {
-      const entry = keyspace.get(key, now);
-      if (entry === undefined) this.deleteUnder(owner, key);
-      else found.set(key, entry.value.slice());
+      const value = keyspace.copy(key, now);
+      if (value === undefined) this.deleteUnder(owner, key);
+      else found.set(key, value);
     }
     return found;
   }

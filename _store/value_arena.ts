@@ -1,0 +1,188 @@
+/**
+ * Session values packed into a few large buffers instead of one
+ * `ArrayBuffer` each, so a million sessions are a few hundred objects for
+ * the garbage collector, not a million, and a value costs its bytes plus
+ * its rounding rather than a backing store, a buffer and a view.
+ *
+ * Values up to {@linkcode SMALL_MAX} bytes go to size classes (four per
+ * power of two, so at most a quarter of a cell is rounding) of cells in
+ * 1 MiB chunks; each class reuses freed cells first and gives all its
+ * chunks back once it holds no value. Larger values stay standalone
+ * `Uint8Array`s, freed as soon as they are dropped, so one big value never
+ * pins a chunk.
+ *
+ * A value is addressed by its length (which names its class) and a cell
+ * number; the keyspace keeps both in typed arrays.
+ *
+ * @module
+ */
+
+/** Values longer than this are kept standalone, not in a chunk. */
+export const SMALL_MAX = 16 * 1024;
+/** Bytes of a full chunk. */
+const CHUNK_BYTES = 1 << 20;
+/** Cells the first chunk of a class starts with; it doubles to full size. */
+const FIRST_CELLS = 16;
+
+/** One size class: equal cells in chunks, with a stack of freed cells. */
+class SizeClass {
+  readonly size: number;
+  /** log2 of the cells per full chunk. */
+  readonly #shift: number;
+  readonly #mask: number;
+  #chunks: Uint8Array[] = [];
+  /** Cells handed out so far, freed or not (the bump pointer). */
+  #next = 0;
+  #free = new Int32Array(16);
+  #freeCount = 0;
+  /** Cells holding a value. */
+  live = 0;
+
+  constructor(size: number) {
+    this.size = size;
+    this.#shift = 31 - Math.clz32(Math.floor(CHUNK_BYTES / size));
+    this.#mask = (1 << this.#shift) - 1;
+  }
+
+  alloc(): number {
+    this.live++;
+    if (this.#freeCount > 0) return this.#free[--this.#freeCount]!;
+    const cell = this.#next++;
+    const chunk = cell >>> this.#shift;
+    const offset = (cell & this.#mask) * this.size;
+    const chunks = this.#chunks;
+    if (chunk === chunks.length) {
+      // Only the first chunk starts small: a class with few values must
+      // not take a whole megabyte.
+      const cells = chunk === 0 ? Math.min(FIRST_CELLS, this.#mask + 1) : 0;
+      chunks.push(new Uint8Array((cells || this.#mask + 1) * this.size));
+    } else if (offset + this.size > chunks[chunk]!.length) {
+      const old = chunks[chunk]!;
+      const grown = new Uint8Array(
+        Math.min(old.length * 2, (this.#mask + 1) * this.size),
+      );
+      grown.set(old);
+      chunks[chunk] = grown;
+    }
+    return cell;
+  }
+
+  free(cell: number): void {
+    if (--this.live === 0) {
+      // Nothing left in the class: give every chunk back.
+      this.#chunks = [];
+      this.#next = 0;
+      this.#freeCount = 0;
+      if (this.#free.length > 16) this.#free = new Int32Array(16);
+      return;
+    }
+    if (this.#freeCount === this.#free.length) {
+      const grown = new Int32Array(this.#free.length * 2);
+      grown.set(this.#free);
+      this.#free = grown;
+    }
+    this.#free[this.#freeCount++] = cell;
+  }
+
+  view(cell: number, length: number): Uint8Array {
+    const offset = (cell & this.#mask) * this.size;
+    return this.#chunks[cell >>> this.#shift]!.subarray(
+      offset,
+      offset + length,
+    );
+  }
+
+  /** Bytes of chunk memory this class holds. */
+  get bytes(): number {
+    let total = 0;
+    for (const chunk of this.#chunks) total += chunk.length;
+    return total;
+  }
+}
+
+/** Values in size-classed chunks, big ones standalone. */
+export class ValueArena {
+  readonly #classes: SizeClass[] = [];
+  #big: (Uint8Array | undefined)[] = [];
+  #bigFree: number[] = [];
+
+  /**
+   * Stores a copy of `value`; returns its cell, which together with
+   * `value.length` addresses it.
+   */
+  store(value: Uint8Array): number {
+    const length = value.length;
+    if (length > SMALL_MAX) {
+      const cell = this.#bigFree.pop() ?? this.#big.length;
+      this.#big[cell] = value.slice();
+      return cell;
+    }
+    const sizeClass = this.#classOf(length);
+    const cell = sizeClass.alloc();
+    sizeClass.view(cell, length).set(value);
+    return cell;
+  }
+
+  /**
+   * The stored bytes, as a view into the arena: valid until the cell is
+   * freed, and never to be handed out (copy it with `slice()`).
+   */
+  view(cell: number, length: number): Uint8Array {
+    if (length > SMALL_MAX) return this.#big[cell]!;
+    return this.#classOf(length).view(cell, length);
+  }
+
+  /** Frees the cell of a value of `length` bytes. */
+  free(cell: number, length: number): void {
+    if (length > SMALL_MAX) {
+      this.#big[cell] = undefined;
+      this.#bigFree.push(cell);
+      if (this.#bigFree.length === this.#big.length) {
+        this.#big = [];
+        this.#bigFree = [];
+      }
+      return;
+    }
+    this.#classOf(length).free(cell);
+  }
+
+  /** Drops every value. */
+  clear(): void {
+    this.#classes.length = 0;
+    this.#big = [];
+    this.#bigFree = [];
+  }
+
+  /** Bytes held in chunks (used or free) and standalone values. */
+  get bytes(): number {
+    let total = 0;
+    for (const sizeClass of this.#classes) total += sizeClass?.bytes ?? 0;
+    for (const value of this.#big) total += value?.length ?? 0;
+    return total;
+  }
+
+  #classOf(length: number): SizeClass {
+    const index = classIndex(length);
+    return this.#classes[index] ??= new SizeClass(classSize(index));
+  }
+}
+
+/**
+ * Size class of a length: class 0 holds up to 16 bytes; above, four
+ * classes per power of two (16 < n <= 20 is class 1, ..., 28 < n <= 32 is
+ * class 4, 32 < n <= 40 is class 5, ...).
+ */
+function classIndex(length: number): number {
+  if (length <= 16) return 0;
+  const power = 31 - Math.clz32(length - 1);
+  const step = 1 << (power - 2);
+  return (power - 4) * 4 + Math.ceil((length - (1 << power)) / step);
+}
+
+/** Cell size of class `index`: the longest length {@linkcode classIndex} maps to it. */
+function classSize(index: number): number {
+  if (index === 0) return 16;
+  const power = 4 + Math.floor((index - 1) / 4);
+  const k = index - (power - 4) * 4;
+  return (1 << power) + k * (1 << (power - 2));
+}
