@@ -1,12 +1,14 @@
 /**
- * The in-memory half of a store: a `Map` from key to slot number, the
- * slots' expiry and value address in typed arrays, the values in a
- * {@linkcode ValueArena}, and an expiry heap of slots; with lazy expiry on
- * read and a sweep that works in bounded slices.
+ * The in-memory half of a store, in a handful of large typed arrays: each
+ * entry is a slot number, found by a {@linkcode SlotTable} hashed on the
+ * key's UTF-8 bytes; the slot's key and value bytes share one cell of a
+ * {@linkcode ValueArena}, and its expiry and lengths sit in typed arrays;
+ * an {@linkcode ExpiryHeap} of slots drives the sweep.
  *
- * Per session the garbage collector sees only the key string and its `Map`
- * entry: no entry object, no `Uint8Array` and no `ArrayBuffer`, which is
- * what made a full collection at a million sessions trace ~4M objects.
+ * So a million sessions are a few hundred objects for the garbage
+ * collector (chunks and arrays), not the ~4M of a `Map` of entry objects
+ * with a key string, a `Uint8Array` and an `ArrayBuffer` each, and a full
+ * collection has next to nothing to trace.
  *
  * A change returns the slot it replaced (its {@linkcode Previous}), which
  * stays intact until the caller either restores it (the write failed) or
@@ -16,6 +18,8 @@
  */
 
 import { ExpiryHeap } from "./expiry_heap.ts";
+import { decodeKey, hashBytes, KeyScratch, sameBytes } from "./key_bytes.ts";
+import { SlotTable } from "./slot_table.ts";
 import { ValueArena } from "./value_arena.ts";
 
 /** One entry as {@linkcode Keyspace.entries} yields it. */
@@ -49,37 +53,42 @@ const NONE = -1;
 
 /** A map of entries with an expiry index. */
 export class Keyspace {
-  readonly #slots = new Map<string, number>();
-  /** Key of each slot in use (for the sweep), `undefined` when free. */
-  #keys: (string | undefined)[] = [];
-  #expiresAt = new Float64Array(64);
-  #cell = new Int32Array(64);
-  #length = new Int32Array(64);
-  #freeSlots: number[] = [];
-  readonly #heap = new ExpiryHeap();
+  readonly #table = new SlotTable();
   readonly #arena = new ValueArena();
+  readonly #heap = new ExpiryHeap();
+  readonly #scratch = new KeyScratch();
+  /** Slots ever handed out; slots below it are in use or free. */
+  #slotCount = 0;
+  #freeSlots: number[] = [];
+  #expiresAt = new Float64Array(64);
+  /** Arena cell of each slot: its key bytes, then its value bytes. */
+  #cell = new Int32Array(64);
+  #keyLength = new Int32Array(64);
+  #valueLength = new Int32Array(64);
+  /** 1 while the slot is in the table (a live entry, expired or not). */
+  #indexed = new Uint8Array(64);
 
   /** Number of entries, expired or not. */
   get rawSize(): number {
-    return this.#slots.size;
+    return this.#table.size;
   }
 
   /** Number of entries that have not expired at `now`. */
   liveSize(now: number): number {
-    return this.#slots.size - this.#heap.countExpired(now);
+    return this.#table.size - this.#heap.countExpired(now);
   }
 
   /** Whether `key` has an entry that has not expired at `now`. */
   has(key: string, now: number): boolean {
-    const slot = this.#slots.get(key);
-    return slot !== undefined && this.#expiresAt[slot]! > now;
+    const slot = this.#lookup(this.#scratch.encode(key));
+    return slot !== NONE && this.#expiresAt[slot]! > now;
   }
 
   /** A copy of `key`'s value, unless missing or expired at `now`. */
   copy(key: string, now: number): Uint8Array | undefined {
-    const slot = this.#slots.get(key);
-    if (slot === undefined || this.#expiresAt[slot]! <= now) return undefined;
-    return this.#arena.view(this.#cell[slot]!, this.#length[slot]!).slice();
+    const slot = this.#lookup(this.#scratch.encode(key));
+    if (slot === NONE || this.#expiresAt[slot]! <= now) return undefined;
+    return this.#value(slot).slice();
   }
 
   /**
@@ -87,24 +96,38 @@ export class Keyspace {
    * restore if the write fails or release once it is done.
    */
   set(key: string, value: Uint8Array, expiresAt: number): Previous {
-    const previous = this.#slots.get(key) ?? NONE;
-    if (previous !== NONE) this.#heap.remove(previous);
-    const slot = this.#newSlot(key);
-    this.#cell[slot] = this.#arena.store(value);
-    this.#length[slot] = value.length;
+    return this.setBytes(this.#scratch.encode(key), value, expiresAt);
+  }
+
+  /**
+   * {@linkcode Keyspace.set} for a key given as its UTF-8 bytes (the log
+   * reader's view), which it copies.
+   */
+  setBytes(key: Uint8Array, value: Uint8Array, expiresAt: number): Previous {
+    const hash = hashBytes(key, 0, key.length);
+    const previous = this.#lookupHashed(key, hash);
+    if (previous !== NONE) this.#unindex(previous);
+    const slot = this.#newSlot();
+    const keyLength = key.length;
+    const cell = this.#arena.store(key, value);
+    this.#cell[slot] = cell;
+    this.#keyLength[slot] = keyLength;
+    this.#valueLength[slot] = value.length;
     this.#expiresAt[slot] = expiresAt;
-    this.#slots.set(key, slot);
-    if (expiresAt !== Infinity) this.#heap.upsert(slot, expiresAt);
+    this.#index(slot, hash);
     return previous;
   }
 
   /** Removes `key`; returns what it held, to restore or release. */
   delete(key: string): Previous {
-    const previous = this.#slots.get(key);
-    if (previous === undefined) return NONE;
-    this.#heap.remove(previous);
-    this.#slots.delete(key);
-    return previous;
+    return this.deleteBytes(this.#scratch.encode(key));
+  }
+
+  /** {@linkcode Keyspace.delete} for a key given as its UTF-8 bytes. */
+  deleteBytes(key: Uint8Array): Previous {
+    const slot = this.#lookup(key);
+    if (slot !== NONE) this.#unindex(slot);
+    return slot;
   }
 
   /**
@@ -113,17 +136,16 @@ export class Keyspace {
    */
   restore(key: string, previous: Previous): void {
     this.release(this.delete(key));
-    if (previous === NONE) return;
-    this.#slots.set(key, previous);
-    const expiresAt = this.#expiresAt[previous]!;
-    if (expiresAt !== Infinity) this.#heap.upsert(previous, expiresAt);
+    if (previous !== NONE) this.#index(previous, this.#table.hashOf(previous));
   }
 
   /** Frees a replaced slot whose change is done (-1: nothing). */
   release(previous: Previous): void {
     if (previous === NONE) return;
-    this.#arena.free(this.#cell[previous]!, this.#length[previous]!);
-    this.#keys[previous] = undefined;
+    this.#arena.free(
+      this.#cell[previous]!,
+      this.#keyLength[previous]! + this.#valueLength[previous]!,
+    );
     this.#freeSlots.push(previous);
   }
 
@@ -135,36 +157,40 @@ export class Keyspace {
   /** Returns copies of the entries that have not expired at `now`. */
   liveCopies(now: number): Map<string, Uint8Array> {
     const live = new Map<string, Uint8Array>();
-    for (const [key, slot] of this.#slots) {
-      if (this.#expiresAt[slot]! > now) {
-        live.set(key, this.#view(slot).slice());
+    for (let slot = 0; slot < this.#slotCount; slot++) {
+      if (this.#indexed[slot] === 1 && this.#expiresAt[slot]! > now) {
+        live.set(this.#key(slot), this.#value(slot).slice());
       }
     }
     return live;
   }
 
-  /** Removes every entry. */
+  /** Removes every entry, giving the memory back. */
   clear(): void {
-    this.#slots.clear();
-    this.#keys = [];
+    this.#table.clear();
+    this.#arena.clear();
+    this.#heap.clear();
+    this.#slotCount = 0;
     this.#freeSlots = [];
     this.#expiresAt = new Float64Array(64);
     this.#cell = new Int32Array(64);
-    this.#length = new Int32Array(64);
-    this.#heap.clear();
-    this.#arena.clear();
+    this.#keyLength = new Int32Array(64);
+    this.#valueLength = new Int32Array(64);
+    this.#indexed = new Uint8Array(64);
   }
 
   /**
-   * Iterates over every entry, expired or not, tolerating changes. It
-   * yields one reused object, and its `value` is a view into the arena:
-   * both are valid only until the next step or change.
+   * Iterates over every entry, expired or not, in slot order, tolerating
+   * changes (an entry added meanwhile may be missed). It yields one reused
+   * object whose `value` is a view into the arena: both are valid only
+   * until the next step or change.
    */
   *entries(): IterableIterator<Entry> {
     const cursor: Entry = { key: "", value: new Uint8Array(0), expiresAt: 0 };
-    for (const [key, slot] of this.#slots) {
-      cursor.key = key;
-      cursor.value = this.#view(slot);
+    for (let slot = 0; slot < this.#slotCount; slot++) {
+      if (this.#indexed[slot] !== 1) continue;
+      cursor.key = this.#key(slot);
+      cursor.value = this.#value(slot);
       cursor.expiresAt = this.#expiresAt[slot]!;
       yield cursor;
     }
@@ -180,10 +206,9 @@ export class Keyspace {
     while (true) {
       const slot = this.#heap.popExpired(now);
       if (slot === NONE) return { expired, more: false };
-      const key = this.#keys[slot]!;
-      this.#slots.delete(key);
+      expired.push(this.#key(slot));
+      this.#unindex(slot);
       this.release(slot);
-      expired.push(key);
       if (
         expired.length % SWEEP_CLOCK_STRIDE === 0 &&
         performance.now() >= deadline
@@ -193,17 +218,60 @@ export class Keyspace {
     }
   }
 
-  #view(slot: number): Uint8Array {
-    return this.#arena.view(this.#cell[slot]!, this.#length[slot]!);
+  /** The slot holding `key`'s bytes, or -1. */
+  #lookup(key: Uint8Array): number {
+    return this.#lookupHashed(key, hashBytes(key, 0, key.length));
   }
 
-  #newSlot(key: string): number {
-    let slot = this.#freeSlots.pop();
-    if (slot === undefined) {
-      slot = this.#keys.length;
-      if (slot === this.#expiresAt.length) this.#grow();
+  #lookupHashed(key: Uint8Array, hash: number): number {
+    const table = this.#table;
+    const length = key.length;
+    for (let bucket = table.first(hash);; bucket = table.next(bucket)) {
+      const slot = table.slotAt(bucket);
+      if (slot === NONE) return NONE;
+      if (
+        table.hashOf(slot) === hash && this.#keyLength[slot] === length &&
+        sameBytes(this.#bytes(slot), 0, key, 0, length)
+      ) return slot;
     }
-    this.#keys[slot] = key;
+  }
+
+  /** Makes `slot` the entry of its key: in the table and the heap. */
+  #index(slot: number, hash: number): void {
+    this.#table.insert(slot, hash);
+    this.#indexed[slot] = 1;
+    const expiresAt = this.#expiresAt[slot]!;
+    if (expiresAt !== Infinity) this.#heap.upsert(slot, expiresAt);
+  }
+
+  /** Takes `slot` out of the table and the heap, keeping its bytes. */
+  #unindex(slot: number): void {
+    this.#table.remove(slot);
+    this.#indexed[slot] = 0;
+    this.#heap.remove(slot);
+  }
+
+  /** The slot's cell: key bytes, then value bytes. */
+  #bytes(slot: number): Uint8Array {
+    return this.#arena.view(
+      this.#cell[slot]!,
+      this.#keyLength[slot]! + this.#valueLength[slot]!,
+    );
+  }
+
+  #key(slot: number): string {
+    return decodeKey(this.#bytes(slot).subarray(0, this.#keyLength[slot]!));
+  }
+
+  #value(slot: number): Uint8Array {
+    return this.#bytes(slot).subarray(this.#keyLength[slot]!);
+  }
+
+  #newSlot(): number {
+    const free = this.#freeSlots.pop();
+    if (free !== undefined) return free;
+    const slot = this.#slotCount++;
+    if (slot === this.#expiresAt.length) this.#grow();
     return slot;
   }
 
@@ -211,14 +279,18 @@ export class Keyspace {
     // Half again, not double: at a million sessions the spare capacity of
     // these arrays is memory every session pays for.
     const capacity = Math.ceil(this.#expiresAt.length * 1.5);
-    const expiresAt = new Float64Array(capacity);
-    expiresAt.set(this.#expiresAt);
-    this.#expiresAt = expiresAt;
-    const cell = new Int32Array(capacity);
-    cell.set(this.#cell);
-    this.#cell = cell;
-    const length = new Int32Array(capacity);
-    length.set(this.#length);
-    this.#length = length;
+    this.#expiresAt = grown(this.#expiresAt, new Float64Array(capacity));
+    this.#cell = grown(this.#cell, new Int32Array(capacity));
+    this.#keyLength = grown(this.#keyLength, new Int32Array(capacity));
+    this.#valueLength = grown(this.#valueLength, new Int32Array(capacity));
+    this.#indexed = grown(this.#indexed, new Uint8Array(capacity));
   }
+}
+
+function grown<T extends Float64Array | Int32Array | Uint8Array>(
+  old: T,
+  bigger: T,
+): T {
+  bigger.set(old as ArrayLike<number>);
+  return bigger;
 }

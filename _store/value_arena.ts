@@ -11,8 +11,9 @@
  * `Uint8Array`s, freed as soon as they are dropped, so one big value never
  * pins a chunk.
  *
- * A value is addressed by its length (which names its class) and a cell
- * number; the keyspace keeps both in typed arrays.
+ * The keyspace stores each key and its value together in one cell; a
+ * cell is addressed by its length (which names its class) and its number,
+ * both kept by the keyspace in typed arrays.
  *
  * @module
  */
@@ -107,19 +108,25 @@ export class ValueArena {
   #bigFree: number[] = [];
 
   /**
-   * Stores a copy of `value`; returns its cell, which together with
-   * `value.length` addresses it.
+   * Stores a copy of `head` followed by `tail` in one cell (a key and its
+   * value); returns the cell, which together with the total length
+   * addresses it.
    */
-  store(value: Uint8Array): number {
-    const length = value.length;
+  store(head: Uint8Array, tail: Uint8Array): number {
+    const length = head.length + tail.length;
     if (length > SMALL_MAX) {
+      const bytes = new Uint8Array(length);
+      bytes.set(head);
+      bytes.set(tail, head.length);
       const cell = this.#bigFree.pop() ?? this.#big.length;
-      this.#big[cell] = value.slice();
+      this.#big[cell] = bytes;
       return cell;
     }
     const sizeClass = this.#classOf(length);
     const cell = sizeClass.alloc();
-    sizeClass.view(cell, length).set(value);
+    const bytes = sizeClass.view(cell, length);
+    bytes.set(head);
+    bytes.set(tail, head.length);
     return cell;
   }
 
