@@ -10,6 +10,7 @@ import { CorruptLogError, LogBrokenError, StoreLockedError } from "./errors.ts";
 import {
   DamagedRecord,
   INCOMPLETE,
+  LazyKeyRecord,
   type LogRecord,
   parseRecord,
   PAST_END,
@@ -92,7 +93,7 @@ export async function scanLog(
   const { path, mtimeMs, onRecord } = options;
   const window = new ReadWindow(file, options.chunkSize);
   let records = 0;
-  const record: Partial<LogRecord> = {};
+  const record: Partial<LogRecord> = new LazyKeyRecord();
   // Where the file ends, so a damaged length is known never to complete
   // without reading the rest of the file into memory.
   let limit = (await file.stat()).size;

@@ -10,6 +10,7 @@ import { StoreClosedError } from "./errors.ts";
 import { type Entry, Keyspace, type Previous } from "./_store/keyspace.ts";
 import { everySecond, hooksOf, type StoreHooks } from "./_store/hooks.ts";
 import { compact, type CompactionTarget } from "./_store/compactor.ts";
+import { replayRecord } from "./_store/replay.ts";
 import { Sweeper } from "./_store/sweeper.ts";
 import { type SyncPolicy, WriteQueue } from "./_store/write_queue.ts";
 import {
@@ -363,28 +364,7 @@ export class BuntStore implements SessionStore, AsyncDisposable {
     let legacy = false;
     const log = await openAndRecover(this.#path, (record) => {
       if (record.legacy) legacy = true;
-      if (record.command === "flushdb") {
-        keyspace.clear();
-        this.#owners.clear();
-      } else if (
-        this.#owners.replay(
-          record.key,
-          record.command === "del" || record.expiresAt <= now,
-          record.expiresAt,
-        )
-      ) {
-        // An owner index record: kept out of the session keyspace.
-      } else if (record.key === "") {
-        // Go buntdb allows an empty key; a session token is never empty,
-        // so it is no session (find("") refuses it) and is not loaded.
-      } else if (record.command === "del" || record.expiresAt <= now) {
-        keyspace.release(keyspace.delete(record.key));
-      } else {
-        // The keyspace copies the value straight out of the read buffer.
-        keyspace.release(
-          keyspace.set(record.key, record.value, record.expiresAt),
-        );
-      }
+      replayRecord(record, keyspace, this.#owners, now);
     }, now);
     this.#rawFile = log.file;
     this.#filePath = log.realPath;
@@ -396,7 +376,7 @@ export class BuntStore implements SessionStore, AsyncDisposable {
       policy: this.#policy,
       onError: (error) => this.#reportError(error),
     });
-    this.#lastCompactedBytes = estimateSnapshotBytes(keyspace.entries());
+    this.#lastCompactedBytes = keyspace.sumOver(setRecordBytes);
     // Legacy `ex` expiries count from the file's mtime, which the next
     // append moves (bringing expired entries back): rewrite them as `ae`
     // before anything is appended.
@@ -594,16 +574,4 @@ function* snapshotEntries(
 ): IterableIterator<Pick<Entry, "key" | "value" | "expiresAt">> {
   yield* keyspace.entries();
   yield* owners.snapshot();
-}
-
-/**
- * Bytes a compaction would write for `entries` (UTF-16 length standing in
- * for the UTF-8 one), to pace auto-shrink.
- */
-function estimateSnapshotBytes(entries: Iterable<Entry>): number {
-  let total = 0;
-  for (const { key, value, expiresAt } of entries) {
-    total += setRecordBytes(key.length, value.length, expiresAt);
-  }
-  return total;
 }

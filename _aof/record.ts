@@ -32,12 +32,38 @@ export interface LogRecord {
   command: "set" | "del" | "flushdb";
   /** The key, decoded as UTF-8 (empty for `flushdb`). */
   key: string;
+  /** The key's bytes: a view into the parse buffer, like `value`. */
+  keyBytes: Uint8Array;
   /** The value of a `set`: a view that must be copied to be kept. */
   value: Uint8Array;
   /** Absolute expiry in Unix milliseconds; `Infinity` for none. */
   expiresAt: number;
   /** Whether the expiry is a legacy `ex`, counted from the file's mtime. */
   legacy: boolean;
+}
+
+/**
+ * A parse target to reuse across records, whose `key` is decoded only when
+ * read: the store's loader hashes the key's bytes instead, and decoding a
+ * million keys was a tenth of a reopen.
+ */
+export class LazyKeyRecord implements LogRecord {
+  command: LogRecord["command"] = "flushdb";
+  keyBytes: Uint8Array = EMPTY;
+  value: Uint8Array = EMPTY;
+  expiresAt = Infinity;
+  legacy = false;
+  #key: string | undefined = "";
+
+  /** The key, decoded from `keyBytes` on first read. */
+  get key(): string {
+    return this.#key ??= decoder.decode(this.keyBytes);
+  }
+
+  /** Forgets the decoded key, for a new `keyBytes`. */
+  forgetKey(): void {
+    this.#key = undefined;
+  }
 }
 
 /** A record that can never become valid, whatever bytes follow. */
@@ -83,7 +109,6 @@ export function parseRecord(
     throw new DamagedRecord(`array of ${parts} parts is not a command`);
   }
   let pos = numberEnd;
-  const views: Uint8Array[] = [];
   for (let i = 0; i < parts; i++) {
     if (pos >= end) return INCOMPLETE;
     if (buf[pos] !== DOLLAR) throw new DamagedRecord("expected '$'");
@@ -102,11 +127,14 @@ export function parseRecord(
     if (buf[bodyEnd] !== CR || buf[bodyEnd + 1] !== LF) {
       throw new DamagedRecord("bulk string not followed by CRLF");
     }
-    views.push(buf.subarray(bodyStart, bodyEnd));
+    partStart[i] = bodyStart;
+    partEnd[i] = bodyEnd;
     pos = bodyEnd + 2;
   }
-  delete out.command;
-  if (parts > 0) interpret(views, mtimeMs, out);
+  // Only an empty record deletes (which slows a reused class instance
+  // down); every other one sets the command.
+  if (parts === 0) delete out.command;
+  else interpret(buf, parts, mtimeMs, out);
   return pos;
 }
 
@@ -285,54 +313,65 @@ function checkCommandName(
   parts: number,
 ): void {
   if (bodyEnd > end) return;
-  const name = buf.subarray(bodyStart, bodyEnd);
-  const valid = (isAscii(name, "set") && (parts === 3 || parts === 5)) ||
-    (isAscii(name, "del") && parts === 2) ||
-    (isAscii(name, "flushdb") && parts === 1);
+  const valid = (isAsciiAt(buf, bodyStart, bodyEnd, "set") &&
+    (parts === 3 || parts === 5)) ||
+    (isAsciiAt(buf, bodyStart, bodyEnd, "del") && parts === 2) ||
+    (isAsciiAt(buf, bodyStart, bodyEnd, "flushdb") && parts === 1);
   if (!valid) {
+    const name = buf.subarray(bodyStart, bodyEnd);
     throw new DamagedRecord(
       `unknown command "${lowerAscii(name)}" with ${parts} parts`,
     );
   }
 }
 
+/** Where each part of the last parsed record starts and ends in its buffer. */
+const partStart = new Int32Array(MAX_PARTS);
+const partEnd = new Int32Array(MAX_PARTS);
+
 function interpret(
-  views: Uint8Array[],
+  buf: Uint8Array,
+  parts: number,
   mtimeMs: number,
   out: Partial<LogRecord>,
 ): void {
-  const name = views[0]!;
-  const command = views.length === 1
+  const command = parts === 1
     ? "flushdb"
-    : isAscii(name, "set")
+    : isAsciiAt(buf, partStart[0]!, partEnd[0]!, "set")
     ? "set"
     : "del";
-  out.key = command === "flushdb" ? "" : decoder.decode(views[1]);
-  out.value = views[2] ?? EMPTY;
+  const keyBytes = command === "flushdb"
+    ? EMPTY
+    : buf.subarray(partStart[1]!, partEnd[1]!);
+  out.keyBytes = keyBytes;
+  if (out instanceof LazyKeyRecord) out.forgetKey();
+  else out.key = command === "flushdb" ? "" : decoder.decode(keyBytes);
+  out.value = parts > 2 ? buf.subarray(partStart[2]!, partEnd[2]!) : EMPTY;
   out.expiresAt = Infinity;
   out.legacy = false;
   out.command = command;
-  if (views.length !== 5) return;
-  const kind = views[3]!;
-  const seconds = parseSeconds(views[4]!);
-  if (isAscii(kind, "ae")) out.expiresAt = seconds * 1000;
-  else if (isAscii(kind, "ex")) {
+  if (parts !== 5) return;
+  const seconds = parseSeconds(buf, partStart[4]!, partEnd[4]!);
+  if (isAsciiAt(buf, partStart[3]!, partEnd[3]!, "ae")) {
+    out.expiresAt = seconds * 1000;
+  } else if (isAsciiAt(buf, partStart[3]!, partEnd[3]!, "ex")) {
     out.expiresAt = mtimeMs + seconds * 1000;
     out.legacy = true;
   } else {
+    const kind = buf.subarray(partStart[3]!, partEnd[3]!);
     throw new DamagedRecord(`unknown expiry kind "${lowerAscii(kind)}"`);
   }
 }
 
-function parseSeconds(bytes: Uint8Array): number {
-  const negative = bytes[0] === MINUS;
-  const first = negative ? 1 : 0;
-  if (bytes.length === first || bytes.length - first > MAX_DIGITS) {
+function parseSeconds(buf: Uint8Array, start: number, end: number): number {
+  const negative = buf[start] === MINUS;
+  const first = negative ? start + 1 : start;
+  if (end === first || end - first > MAX_DIGITS) {
     throw new DamagedRecord("expiry is not a number");
   }
   let value = 0;
-  for (let i = first; i < bytes.length; i++) {
-    const byte = bytes[i]!;
+  for (let i = first; i < end; i++) {
+    const byte = buf[i]!;
     if (byte < ZERO || byte > NINE) {
       throw new DamagedRecord("expiry is not a number");
     }
@@ -341,12 +380,17 @@ function parseSeconds(bytes: Uint8Array): number {
   return negative ? -value : value;
 }
 
-/** Whether `bytes` spell the lower-case ASCII `word` in any letter case. */
-function isAscii(bytes: Uint8Array, word: string): boolean {
-  if (bytes.length !== word.length) return false;
+/** Whether `buf[start..end)` spells the lower-case ASCII `word` in any case. */
+function isAsciiAt(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  word: string,
+): boolean {
+  if (end - start !== word.length) return false;
   for (let i = 0; i < word.length; i++) {
     // Setting bit 0x20 lower-cases a letter; `word` holds letters only.
-    if ((bytes[i]! | 0x20) !== word.charCodeAt(i)) return false;
+    if ((buf[start + i]! | 0x20) !== word.charCodeAt(i)) return false;
   }
   return true;
 }

@@ -165,6 +165,25 @@ export class Keyspace {
     return live;
   }
 
+  /**
+   * Sums `cost(keyBytes, valueBytes, expiresAt)` over every entry, without
+   * decoding a key: what a compaction would write, to pace auto-shrink.
+   */
+  sumOver(
+    cost: (keyBytes: number, valueBytes: number, expiresAt: number) => number,
+  ): number {
+    let total = 0;
+    for (let slot = 0; slot < this.#slotCount; slot++) {
+      if (this.#indexed[slot] !== 1) continue;
+      total += cost(
+        this.#keyLength[slot]!,
+        this.#valueLength[slot]!,
+        this.#expiresAt[slot]!,
+      );
+    }
+    return total;
+  }
+
   /** Removes every entry, giving the memory back. */
   clear(): void {
     this.#table.clear();

@@ -85,6 +85,14 @@ class SizeClass {
     this.#free[this.#freeCount++] = cell;
   }
 
+  /** Copies `head` then `tail` into `cell`, without a view of it. */
+  write(cell: number, head: Uint8Array, tail: Uint8Array): void {
+    const chunk = this.#chunks[cell >>> this.#shift]!;
+    const offset = (cell & this.#mask) * this.size;
+    chunk.set(head, offset);
+    chunk.set(tail, offset + head.length);
+  }
+
   view(cell: number, length: number): Uint8Array {
     const offset = (cell & this.#mask) * this.size;
     return this.#chunks[cell >>> this.#shift]!.subarray(
@@ -124,9 +132,7 @@ export class ValueArena {
     }
     const sizeClass = this.#classOf(length);
     const cell = sizeClass.alloc();
-    const bytes = sizeClass.view(cell, length);
-    bytes.set(head);
-    bytes.set(tail, head.length);
+    sizeClass.write(cell, head, tail);
     return cell;
   }
 

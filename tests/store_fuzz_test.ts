@@ -474,7 +474,15 @@ async function checkScan(
       mtimeMs,
       chunkSize,
       onRecord: (record) => {
-        records.push({ ...record, value: record.value.slice() });
+        // Field by field: the record is a reused parse target whose key
+        // is decoded on read (a getter) and which also has the key bytes.
+        records.push({
+          command: record.command,
+          key: record.key,
+          value: record.value.slice(),
+          expiresAt: record.expiresAt,
+          legacy: record.legacy,
+        });
       },
     });
     assert.ok(expected.ok, `scanLog (chunk ${chunkSize}) accepted`);

@@ -679,3 +679,30 @@ Deno.test("BuntStore.open() cuts a torn last record followed by zero-filled bloc
     },
   );
 });
+
+Deno.test("BuntStore.open() loads keys that are not ASCII as their decoded strings, invalid UTF-8 included", async () => {
+  await using tmp = await tempDir();
+  const expiry = String(LATER_SECONDS);
+  const invalid = new Uint8Array([0x74, 0xff, 0x6b]); // "t", a bad byte, "k"
+  await Deno.writeFile(
+    tmp.path,
+    concat(
+      resp("set", "jour-été", "a", "ae", expiry),
+      resp("set", invalid, "b", "ae", expiry),
+      resp("set", "\uFEFFtok", "c", "ae", expiry),
+      resp("set", "tok", "d", "ae", expiry),
+      resp("del", "jour-été"),
+      resp("set", "jour-été", "e", "ae", expiry),
+    ),
+  );
+  await using store = await BuntStore.open(tmp.path, {
+    now: () => FIXED_NOW,
+  });
+  // The loader hashes ASCII keys as bytes; others go through the string a
+  // find() of the same key uses, so a bad byte is found as U+FFFD.
+  assert.deepEqual(await store.find("jour-été"), bytes("e"));
+  assert.deepEqual(await store.find("t\uFFFDk"), bytes("b"));
+  assert.deepEqual(await store.find("\uFEFFtok"), bytes("c"));
+  assert.deepEqual(await store.find("tok"), bytes("d"));
+  assert.equal(store.size, 4);
+});
