@@ -53,6 +53,33 @@ export function hashBytes(
   return hash & 0x7fffffff;
 }
 
+/**
+ * {@linkcode hashBytes} of an ASCII string's bytes, computed from the
+ * string itself; -1 when `key` is not ASCII (encode it and hash the bytes).
+ */
+export function hashAscii(key: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    const code = key.charCodeAt(i);
+    if (code > 127) return -1;
+    hash = Math.imul(hash ^ code, 0x01000193);
+  }
+  hash ^= hash >>> 15;
+  return hash & 0x7fffffff;
+}
+
+/** Whether `bytes[start..)` holds the ASCII string `key`. */
+export function sameAscii(
+  bytes: Uint8Array,
+  start: number,
+  key: string,
+): boolean {
+  for (let i = 0; i < key.length; i++) {
+    if (bytes[start + i] !== key.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
 /** Whether `a[aStart..)` and `b[bStart..)` hold the same `length` bytes. */
 export function sameBytes(
   a: Uint8Array,

@@ -18,7 +18,14 @@
  */
 
 import { ExpiryHeap } from "./expiry_heap.ts";
-import { decodeKey, hashBytes, KeyScratch, sameBytes } from "./key_bytes.ts";
+import {
+  decodeKey,
+  hashAscii,
+  hashBytes,
+  KeyScratch,
+  sameAscii,
+  sameBytes,
+} from "./key_bytes.ts";
 import { SlotTable } from "./slot_table.ts";
 import { ValueArena } from "./value_arena.ts";
 
@@ -80,15 +87,20 @@ export class Keyspace {
 
   /** Whether `key` has an entry that has not expired at `now`. */
   has(key: string, now: number): boolean {
-    const slot = this.#lookup(this.#scratch.encode(key));
+    const slot = this.#lookupString(key);
     return slot !== NONE && this.#expiresAt[slot]! > now;
   }
 
   /** A copy of `key`'s value, unless missing or expired at `now`. */
   copy(key: string, now: number): Uint8Array | undefined {
-    const slot = this.#lookup(this.#scratch.encode(key));
+    const slot = this.#lookupString(key);
     if (slot === NONE || this.#expiresAt[slot]! <= now) return undefined;
-    return this.#value(slot).slice();
+    const keyLength = this.#keyLength[slot]!;
+    return this.#arena.copy(
+      this.#cell[slot]!,
+      keyLength + this.#valueLength[slot]!,
+      keyLength,
+    );
   }
 
   /**
@@ -237,6 +249,25 @@ export class Keyspace {
     }
   }
 
+  /**
+   * The slot of `key`, or -1; an ASCII key (every session token) is hashed
+   * and compared as it is, without encoding it first.
+   */
+  #lookupString(key: string): number {
+    const hash = hashAscii(key);
+    if (hash < 0) return this.#lookup(this.#scratch.encode(key));
+    const table = this.#table;
+    const length = key.length;
+    for (let bucket = table.first(hash);; bucket = table.next(bucket)) {
+      const slot = table.slotAt(bucket);
+      if (slot === NONE) return NONE;
+      if (
+        table.hashOf(slot) === hash && this.#keyLength[slot] === length &&
+        sameAscii(this.#locate(slot), this.#arena.located, key)
+      ) return slot;
+    }
+  }
+
   /** The slot holding `key`'s bytes, or -1. */
   #lookup(key: Uint8Array): number {
     return this.#lookupHashed(key, hashBytes(key, 0, key.length));
@@ -250,7 +281,7 @@ export class Keyspace {
       if (slot === NONE) return NONE;
       if (
         table.hashOf(slot) === hash && this.#keyLength[slot] === length &&
-        sameBytes(this.#bytes(slot), 0, key, 0, length)
+        sameBytes(this.#locate(slot), this.#arena.located, key, 0, length)
       ) return slot;
     }
   }
@@ -268,6 +299,14 @@ export class Keyspace {
     this.#table.remove(slot);
     this.#indexed[slot] = 0;
     this.#heap.remove(slot);
+  }
+
+  /** The buffer of the slot's cell; its start is `#arena.located`. */
+  #locate(slot: number): Uint8Array {
+    return this.#arena.locate(
+      this.#cell[slot]!,
+      this.#keyLength[slot]! + this.#valueLength[slot]!,
+    );
   }
 
   /** The slot's cell: key bytes, then value bytes. */

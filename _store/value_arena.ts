@@ -93,6 +93,22 @@ class SizeClass {
     chunk.set(tail, offset + head.length);
   }
 
+  chunkOf(cell: number): Uint8Array {
+    return this.#chunks[cell >>> this.#shift]!;
+  }
+
+  offsetOf(cell: number): number {
+    return (cell & this.#mask) * this.size;
+  }
+
+  copy(cell: number, from: number, to: number): Uint8Array {
+    const offset = (cell & this.#mask) * this.size;
+    return this.#chunks[cell >>> this.#shift]!.slice(
+      offset + from,
+      offset + to,
+    );
+  }
+
   view(cell: number, length: number): Uint8Array {
     const offset = (cell & this.#mask) * this.size;
     return this.#chunks[cell >>> this.#shift]!.subarray(
@@ -113,6 +129,7 @@ class SizeClass {
 export class ValueArena {
   readonly #classes: SizeClass[] = [];
   #big: (Uint8Array | undefined)[] = [];
+  #located = 0;
   #bigFree: number[] = [];
 
   /**
@@ -143,6 +160,35 @@ export class ValueArena {
   view(cell: number, length: number): Uint8Array {
     if (length > SMALL_MAX) return this.#big[cell]!;
     return this.#classOf(length).view(cell, length);
+  }
+
+  /**
+   * A copy of bytes `from..length` of a cell: one allocation, no view in
+   * between, for the read path.
+   */
+  copy(cell: number, length: number, from: number): Uint8Array {
+    if (length > SMALL_MAX) return this.#big[cell]!.slice(from);
+    return this.#classOf(length).copy(cell, from, length);
+  }
+
+  /**
+   * The buffer holding a cell, its start in it then readable from
+   * {@linkcode ValueArena.located}: for comparing bytes in place without
+   * making a view. Valid until the next change.
+   */
+  locate(cell: number, length: number): Uint8Array {
+    if (length > SMALL_MAX) {
+      this.#located = 0;
+      return this.#big[cell]!;
+    }
+    const sizeClass = this.#classOf(length);
+    this.#located = sizeClass.offsetOf(cell);
+    return sizeClass.chunkOf(cell);
+  }
+
+  /** Where the cell found by the last {@linkcode ValueArena.locate} starts. */
+  get located(): number {
+    return this.#located;
   }
 
   /** Frees the cell of a value of `length` bytes. */
