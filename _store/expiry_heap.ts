@@ -49,6 +49,19 @@ export class ExpiryHeap {
     this.#fix(index);
   }
 
+  /**
+   * Puts `slot` in the heap where `old` was (if it was), with its own
+   * expiry: an overwrite without a removal and an insertion.
+   */
+  replace(old: number, slot: number, expiresAt: number): void {
+    const index = old < this.#position.length ? this.#position[old]! : ABSENT;
+    if (index === ABSENT) return this.upsert(slot, expiresAt);
+    this.#position[old] = ABSENT;
+    this.#ensureSlot(slot);
+    this.#place(index, slot, expiresAt);
+    this.#fix(index);
+  }
+
   /** Removes `slot` if it is in the heap. */
   remove(slot: number): void {
     if (slot >= this.#position.length) return;

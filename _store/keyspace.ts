@@ -64,6 +64,8 @@ export class Keyspace {
   readonly #arena = new ValueArena();
   readonly #heap = new ExpiryHeap();
   readonly #scratch = new KeyScratch();
+  /** The bucket where the last successful lookup found its slot. */
+  #found = 0;
   /** Slots ever handed out; slots below it are in use or free. */
   #slotCount = 0;
   #freeSlots: number[] = [];
@@ -108,7 +110,18 @@ export class Keyspace {
    * restore if the write fails or release once it is done.
    */
   set(key: string, value: Uint8Array, expiresAt: number): Previous {
-    return this.setBytes(this.#scratch.encode(key), value, expiresAt);
+    const hash = hashAscii(key);
+    if (hash < 0) {
+      return this.setBytes(this.#scratch.encode(key), value, expiresAt);
+    }
+    const previous = this.#lookupAscii(key, hash);
+    const slot = this.#newSlot();
+    this.#cell[slot] = this.#arena.storeAscii(key, value);
+    this.#keyLength[slot] = key.length;
+    this.#valueLength[slot] = value.length;
+    this.#expiresAt[slot] = expiresAt;
+    this.#supersede(previous, slot, hash);
+    return previous;
   }
 
   /**
@@ -118,15 +131,12 @@ export class Keyspace {
   setBytes(key: Uint8Array, value: Uint8Array, expiresAt: number): Previous {
     const hash = hashBytes(key, 0, key.length);
     const previous = this.#lookupHashed(key, hash);
-    if (previous !== NONE) this.#unindex(previous);
     const slot = this.#newSlot();
-    const keyLength = key.length;
-    const cell = this.#arena.store(key, value);
-    this.#cell[slot] = cell;
-    this.#keyLength[slot] = keyLength;
+    this.#cell[slot] = this.#arena.store(key, value);
+    this.#keyLength[slot] = key.length;
     this.#valueLength[slot] = value.length;
     this.#expiresAt[slot] = expiresAt;
-    this.#index(slot, hash);
+    this.#supersede(previous, slot, hash);
     return previous;
   }
 
@@ -256,6 +266,11 @@ export class Keyspace {
   #lookupString(key: string): number {
     const hash = hashAscii(key);
     if (hash < 0) return this.#lookup(this.#scratch.encode(key));
+    return this.#lookupAscii(key, hash);
+  }
+
+  /** The slot of the ASCII `key` hashed to `hash`, or -1; sets `#found`. */
+  #lookupAscii(key: string, hash: number): number {
     const table = this.#table;
     const length = key.length;
     for (let bucket = table.first(hash);; bucket = table.next(bucket)) {
@@ -264,7 +279,10 @@ export class Keyspace {
       if (
         table.hashOf(slot) === hash && this.#keyLength[slot] === length &&
         sameAscii(this.#locate(slot), this.#arena.located, key)
-      ) return slot;
+      ) {
+        this.#found = bucket;
+        return slot;
+      }
     }
   }
 
@@ -282,8 +300,26 @@ export class Keyspace {
       if (
         table.hashOf(slot) === hash && this.#keyLength[slot] === length &&
         sameBytes(this.#locate(slot), this.#arena.located, key, 0, length)
-      ) return slot;
+      ) {
+        this.#found = bucket;
+        return slot;
+      }
     }
+  }
+
+  /**
+   * Makes the new `slot` the entry of its key in place of `previous` (-1:
+   * none), found by the last lookup in bucket `#found`: it takes over the
+   * bucket and the heap position rather than being removed and inserted.
+   */
+  #supersede(previous: number, slot: number, hash: number): void {
+    if (previous === NONE) return this.#index(slot, hash);
+    this.#table.replaceAt(this.#found, slot, hash);
+    this.#indexed[previous] = 0;
+    this.#indexed[slot] = 1;
+    const expiresAt = this.#expiresAt[slot]!;
+    if (expiresAt === Infinity) this.#heap.remove(previous);
+    else this.#heap.replace(previous, slot, expiresAt);
   }
 
   /** Makes `slot` the entry of its key: in the table and the heap. */

@@ -53,6 +53,17 @@ export class SlotTable {
     this.#place(slot, hash);
   }
 
+  /**
+   * Puts `slot` (with the same key, so the same `hash`) in `bucket` in
+   * place of the slot found there: an overwrite without a removal and an
+   * insertion.
+   */
+  replaceAt(bucket: number, slot: number, hash: number): void {
+    if (slot >= this.#hashes.length) this.#growHashes(slot);
+    this.#hashes[slot] = hash;
+    this.#buckets[bucket] = slot + 1;
+  }
+
   /** Removes `slot`, which must be in the table. */
   remove(slot: number): void {
     const buckets = this.#buckets;

@@ -154,6 +154,29 @@ export class ValueArena {
   }
 
   /**
+   * {@linkcode ValueArena.store} for a head given as an ASCII string (a
+   * session token), written without encoding it first.
+   */
+  storeAscii(head: string, tail: Uint8Array): number {
+    const length = head.length + tail.length;
+    const sizeClass = length > SMALL_MAX ? undefined : this.#classOf(length);
+    if (sizeClass === undefined) {
+      const bytes = new Uint8Array(length);
+      writeAscii(bytes, 0, head);
+      bytes.set(tail, head.length);
+      const cell = this.#bigFree.pop() ?? this.#big.length;
+      this.#big[cell] = bytes;
+      return cell;
+    }
+    const cell = sizeClass.alloc();
+    const chunk = sizeClass.chunkOf(cell);
+    const offset = sizeClass.offsetOf(cell);
+    writeAscii(chunk, offset, head);
+    chunk.set(tail, offset + head.length);
+    return cell;
+  }
+
+  /**
    * The stored bytes, as a view into the arena: valid until the cell is
    * freed, and never to be handed out (copy it with `slice()`).
    */
@@ -224,6 +247,10 @@ export class ValueArena {
     const index = classIndex(length);
     return this.#classes[index] ??= new SizeClass(classSize(index));
   }
+}
+
+function writeAscii(bytes: Uint8Array, at: number, text: string): void {
+  for (let i = 0; i < text.length; i++) bytes[at + i] = text.charCodeAt(i);
 }
 
 /**
