@@ -57,6 +57,10 @@ export interface SweepSlice {
 /** How many pops happen between two looks at the clock during a sweep. */
 const SWEEP_CLOCK_STRIDE = 256;
 const NONE = -1;
+/** Slot states: free for reuse; an entry; replaced, its bytes kept. */
+const FREE = 0;
+const INDEXED = 1;
+const RETIRED = 2;
 
 /** A map of entries with an expiry index. */
 export class Keyspace {
@@ -74,8 +78,8 @@ export class Keyspace {
   #cell = new Int32Array(64);
   #keyLength = new Int32Array(64);
   #valueLength = new Int32Array(64);
-  /** 1 while the slot is in the table (a live entry, expired or not). */
-  #indexed = new Uint8Array(64);
+  /** {@linkcode FREE}, {@linkcode INDEXED} or {@linkcode RETIRED}. */
+  #state = new Uint8Array(64);
 
   /** Number of entries, expired or not. */
   get rawSize(): number {
@@ -142,13 +146,20 @@ export class Keyspace {
 
   /** Removes `key`; returns what it held, to restore or release. */
   delete(key: string): Previous {
-    return this.deleteBytes(this.#scratch.encode(key));
+    const slot = this.#lookupString(key);
+    if (slot !== NONE) this.#unindex(slot, this.#found);
+    return slot;
+  }
+
+  /** Whether `previous` (a slot from a change) held a live entry at `now`. */
+  wasLive(previous: Previous, now: number): boolean {
+    return previous !== NONE && this.#expiresAt[previous]! > now;
   }
 
   /** {@linkcode Keyspace.delete} for a key given as its UTF-8 bytes. */
   deleteBytes(key: Uint8Array): Previous {
     const slot = this.#lookup(key);
-    if (slot !== NONE) this.#unindex(slot);
+    if (slot !== NONE) this.#unindex(slot, this.#found);
     return slot;
   }
 
@@ -161,9 +172,13 @@ export class Keyspace {
     if (previous !== NONE) this.#index(previous, this.#table.hashOf(previous));
   }
 
-  /** Frees a replaced slot whose change is done (-1: nothing). */
+  /**
+   * Frees a replaced slot whose change is done; does nothing for -1, or
+   * for a slot that an undo has put back or freed since it was replaced.
+   */
   release(previous: Previous): void {
-    if (previous === NONE) return;
+    if (previous === NONE || this.#state[previous] !== RETIRED) return;
+    this.#state[previous] = FREE;
     this.#arena.free(
       this.#cell[previous]!,
       this.#keyLength[previous]! + this.#valueLength[previous]!,
@@ -180,7 +195,7 @@ export class Keyspace {
   liveCopies(now: number): Map<string, Uint8Array> {
     const live = new Map<string, Uint8Array>();
     for (let slot = 0; slot < this.#slotCount; slot++) {
-      if (this.#indexed[slot] === 1 && this.#expiresAt[slot]! > now) {
+      if (this.#state[slot] === INDEXED && this.#expiresAt[slot]! > now) {
         live.set(this.#key(slot), this.#value(slot).slice());
       }
     }
@@ -196,7 +211,7 @@ export class Keyspace {
   ): number {
     let total = 0;
     for (let slot = 0; slot < this.#slotCount; slot++) {
-      if (this.#indexed[slot] !== 1) continue;
+      if (this.#state[slot] !== INDEXED) continue;
       total += cost(
         this.#keyLength[slot]!,
         this.#valueLength[slot]!,
@@ -217,7 +232,7 @@ export class Keyspace {
     this.#cell = new Int32Array(64);
     this.#keyLength = new Int32Array(64);
     this.#valueLength = new Int32Array(64);
-    this.#indexed = new Uint8Array(64);
+    this.#state = new Uint8Array(64);
   }
 
   /**
@@ -229,7 +244,7 @@ export class Keyspace {
   *entries(): IterableIterator<Entry> {
     const cursor: Entry = { key: "", value: new Uint8Array(0), expiresAt: 0 };
     for (let slot = 0; slot < this.#slotCount; slot++) {
-      if (this.#indexed[slot] !== 1) continue;
+      if (this.#state[slot] !== INDEXED) continue;
       cursor.key = this.#key(slot);
       cursor.value = this.#value(slot);
       cursor.expiresAt = this.#expiresAt[slot]!;
@@ -315,8 +330,8 @@ export class Keyspace {
   #supersede(previous: number, slot: number, hash: number): void {
     if (previous === NONE) return this.#index(slot, hash);
     this.#table.replaceAt(this.#found, slot, hash);
-    this.#indexed[previous] = 0;
-    this.#indexed[slot] = 1;
+    this.#state[previous] = RETIRED;
+    this.#state[slot] = INDEXED;
     const expiresAt = this.#expiresAt[slot]!;
     if (expiresAt === Infinity) this.#heap.remove(previous);
     else this.#heap.replace(previous, slot, expiresAt);
@@ -325,15 +340,19 @@ export class Keyspace {
   /** Makes `slot` the entry of its key: in the table and the heap. */
   #index(slot: number, hash: number): void {
     this.#table.insert(slot, hash);
-    this.#indexed[slot] = 1;
+    this.#state[slot] = INDEXED;
     const expiresAt = this.#expiresAt[slot]!;
     if (expiresAt !== Infinity) this.#heap.upsert(slot, expiresAt);
   }
 
-  /** Takes `slot` out of the table and the heap, keeping its bytes. */
-  #unindex(slot: number): void {
-    this.#table.remove(slot);
-    this.#indexed[slot] = 0;
+  /**
+   * Takes `slot` out of the table and the heap, keeping its bytes; `bucket`
+   * is where a lookup just found it, if known.
+   */
+  #unindex(slot: number, bucket = -1): void {
+    if (bucket < 0) this.#table.remove(slot);
+    else this.#table.removeAt(bucket);
+    this.#state[slot] = RETIRED;
     this.#heap.remove(slot);
   }
 
@@ -377,7 +396,7 @@ export class Keyspace {
     this.#cell = grown(this.#cell, new Int32Array(capacity));
     this.#keyLength = grown(this.#keyLength, new Int32Array(capacity));
     this.#valueLength = grown(this.#valueLength, new Int32Array(capacity));
-    this.#indexed = grown(this.#indexed, new Uint8Array(capacity));
+    this.#state = grown(this.#state, new Uint8Array(capacity));
   }
 }
 

@@ -68,11 +68,18 @@ export class SlotTable {
   remove(slot: number): void {
     const buckets = this.#buckets;
     const mask = this.#mask;
-    let hole = this.#hashes[slot]! & mask;
-    while (buckets[hole]! - 1 !== slot) hole = (hole + 1) & mask;
+    let bucket = this.#hashes[slot]! & mask;
+    while (buckets[bucket]! - 1 !== slot) bucket = (bucket + 1) & mask;
+    this.removeAt(bucket);
+  }
+
+  /** Empties `bucket`, which a probe just found holding a slot. */
+  removeAt(bucket: number): void {
+    const buckets = this.#buckets;
+    const mask = this.#mask;
+    let hole = bucket;
     // Backward shift: pull later members of the run into the hole unless
     // that would move them before their home bucket.
-    let bucket = hole;
     while (true) {
       bucket = (bucket + 1) & mask;
       const entry = buckets[bucket]!;

@@ -614,3 +614,55 @@ Deno.test("BuntStore.delete() of a key whose pending delete fails does not repor
     }
   });
 });
+
+for (const sync of ["always", "everysecond", "never"] as const) {
+  Deno.test(`BuntStore keeps the bytes a failed write's undo put back while later writes reuse memory (sync "${sync}")`, async () => {
+    await using tmp = await tempDir();
+    const faults = new Faults();
+    faults.instantSync = true;
+    const store = await openHooked(tmp.path, {
+      sync,
+      now,
+      wrapFile: faults.wrap,
+      onError: faults.onError,
+    });
+    try {
+      // Same-sized values share a size class, so a wrongly freed cell
+      // would be overwritten by the saves that follow.
+      const value = (tag: string) => bytes(tag.padEnd(40, "."));
+      await store.save("a", value("a1"), expiry);
+      await store.save("d", value("d1"), expiry);
+      faults.writeFault = "throw";
+      const failed = await Promise.allSettled([
+        store.save("a", value("a2"), expiry),
+        store.save("a", value("a3"), expiry),
+        store.delete("a"),
+        store.delete("d"),
+        store.save("d", value("d2"), expiry),
+      ]);
+      for (const result of failed) assert.equal(result.status, "rejected");
+      faults.clear();
+      for (let round = 0; round < 3; round++) {
+        for (let i = 0; i < 50; i++) {
+          await store.save(`k${i}`, value(`k${i}-${round}`), expiry);
+        }
+        await store.delete("k0");
+      }
+      assert.deepEqual(await store.find("a"), value("a1"));
+      assert.deepEqual(await store.find("d"), value("d1"));
+      await store.save("a", value("a4"), expiry);
+      await store.delete("d");
+      for (let i = 0; i < 50; i++) {
+        await store.save(`j${i}`, value(`j${i}`), expiry);
+      }
+      assert.deepEqual(await store.find("a"), value("a4"));
+      assert.equal(await store.find("d"), undefined);
+      assert.deepEqual(await store.find("k1"), value("k1-2"));
+    } finally {
+      await store.close();
+    }
+    const reopened = new Map(await reopenContents(tmp.path));
+    assert.equal(reopened.get("a"), "a4".padEnd(40, "."));
+    assert.equal(reopened.has("d"), false);
+  });
+}
