@@ -1,6 +1,8 @@
 /**
- * `BuntStore`: sessions in a `Map`, every change appended to one log file in
- * buntdb's format, with an expiry index, a sync policy and compaction.
+ * `BuntStore`: sessions in memory (a hash table and value arena in large
+ * typed arrays, see `_store/keyspace.ts`), every change appended to one log
+ * file in buntdb's format, with an expiry index, a sync policy and
+ * compaction.
  *
  * @module
  */
@@ -549,14 +551,15 @@ export class BuntStore implements SessionStore, AsyncDisposable {
    * batch's undo has put it back or freed it).
    *
    * With `"always"`, one reaction per batch frees its slots when its fsync
-   * resolves (a queue under steady load is never idle). Otherwise a batch
-   * settles within its own write, so the slots wait in one list that the
-   * next change or tick frees once the queue is idle: a reaction per batch
-   * cost sequential deletes and overwrites ~0.6 µs each.
+   * resolves (a queue under steady load is never idle), and so it does for
+   * a large standalone value, whose memory must come back at once.
+   * Otherwise a batch settles within its own write, so the slots wait in
+   * one list that the next change or tick frees once the queue is idle: a
+   * reaction per batch cost sequential deletes and overwrites ~0.6 µs each.
    */
   #retire(previous: Previous, written: Promise<void>): Promise<void> {
     if (previous < 0) return written;
-    if (this.#policy !== "always") {
+    if (this.#policy !== "always" && !this.#keyspace.isLarge(previous)) {
       this.#retired.push(previous);
       return written;
     }
@@ -565,10 +568,11 @@ export class BuntStore implements SessionStore, AsyncDisposable {
       this.#retiring = slots;
       this.#retiringBatch = written;
       const keyspace = this.#keyspace;
-      written.then(() => keyspace.releaseAll(slots), () => {
+      written.then(() => keyspace.releaseHeld(slots), () => {
         // The batch's undos restored or freed every slot in the list.
       });
     }
+    this.#keyspace.hold(previous);
     this.#retiring.push(previous);
     return written;
   }
@@ -579,7 +583,7 @@ export class BuntStore implements SessionStore, AsyncDisposable {
    */
   #releaseSettled(): void {
     if (this.#retired.length === 0 || this.#queue?.idle !== true) return;
-    this.#keyspace.releaseAll(this.#retired);
+    this.#keyspace.releaseRetired(this.#retired);
     this.#retired.length = 0;
   }
 

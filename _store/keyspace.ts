@@ -27,7 +27,7 @@ import {
   sameBytes,
 } from "./key_bytes.ts";
 import { SlotTable } from "./slot_table.ts";
-import { ValueArena } from "./value_arena.ts";
+import { SMALL_MAX, ValueArena } from "./value_arena.ts";
 
 /** One entry as {@linkcode Keyspace.entries} yields it. */
 export interface Entry {
@@ -61,6 +61,8 @@ const NONE = -1;
 const FREE = 0;
 const INDEXED = 1;
 const RETIRED = 2;
+/** Replaced, and freed only by {@linkcode Keyspace.releaseHeld}. */
+const HELD = 3;
 
 /** A map of entries with an expiry index. */
 export class Keyspace {
@@ -78,7 +80,7 @@ export class Keyspace {
   #cell = new Int32Array(64);
   #keyLength = new Int32Array(64);
   #valueLength = new Int32Array(64);
-  /** {@linkcode FREE}, {@linkcode INDEXED} or {@linkcode RETIRED}. */
+  /** {@linkcode FREE}, {@linkcode INDEXED}, {@linkcode RETIRED} or {@linkcode HELD}. */
   #state = new Uint8Array(64);
 
   /** Number of entries, expired or not. */
@@ -151,6 +153,12 @@ export class Keyspace {
     return slot;
   }
 
+  /** Whether `previous` holds a value too big for the arena's chunks. */
+  isLarge(previous: Previous): boolean {
+    return previous !== NONE &&
+      this.#keyLength[previous]! + this.#valueLength[previous]! > SMALL_MAX;
+  }
+
   /** Whether `previous` (a slot from a change) held a live entry at `now`. */
   wasLive(previous: Previous, now: number): boolean {
     return previous !== NONE && this.#expiresAt[previous]! > now;
@@ -177,18 +185,47 @@ export class Keyspace {
    * for a slot that an undo has put back or freed since it was replaced.
    */
   release(previous: Previous): void {
-    if (previous === NONE || this.#state[previous] !== RETIRED) return;
+    if (previous === NONE) return;
+    const state = this.#state[previous];
+    if (state !== RETIRED && state !== HELD) return;
+    this.#free(previous);
+  }
+
+  /**
+   * Frees the slots of `previous` still retired. A list kept until every
+   * change has settled: an entry an undo put back (or that was freed and
+   * reused since) is skipped, and so is one held for a batch of its own.
+   */
+  releaseRetired(previous: readonly Previous[]): void {
+    for (const slot of previous) {
+      if (this.#state[slot] === RETIRED) this.#free(slot);
+    }
+  }
+
+  /**
+   * Marks a replaced slot as freed only by {@linkcode releaseHeld}, once
+   * the batch that replaced it has succeeded.
+   */
+  hold(previous: Previous): void {
+    if (previous !== NONE && this.#state[previous] === RETIRED) {
+      this.#state[previous] = HELD;
+    }
+  }
+
+  /** Frees the slots of `previous` still held; see {@linkcode hold}. */
+  releaseHeld(previous: readonly Previous[]): void {
+    for (const slot of previous) {
+      if (this.#state[slot] === HELD) this.#free(slot);
+    }
+  }
+
+  #free(previous: number): void {
     this.#state[previous] = FREE;
     this.#arena.free(
       this.#cell[previous]!,
       this.#keyLength[previous]! + this.#valueLength[previous]!,
     );
     this.#freeSlots.push(previous);
-  }
-
-  /** Frees a list of replaced slots; see {@linkcode Keyspace.release}. */
-  releaseAll(previous: readonly Previous[]): void {
-    for (const slot of previous) this.release(slot);
   }
 
   /** Returns copies of the entries that have not expired at `now`. */
