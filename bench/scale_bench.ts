@@ -10,7 +10,12 @@
  * more times, checking every time that the count matches and that sampled
  * sessions hold their bytes; the heap delta is measured after a full GC.
  *
+ * With `churnSeconds`, the largest store then takes churn with
+ * auto-compaction on (see `_churn.ts`), once at a fixed ~33k ops/s and once
+ * unthrottled, each run in a fresh child on a fresh copy of the log.
+ *
  * Usage: deno run -A bench/scale_bench.ts [--quick] [--runs 3]
+ *        [--only scale-churn]
  *
  * @module
  */
@@ -28,6 +33,7 @@ import {
   TTL_MS,
   value,
 } from "./_common.ts";
+import { churn, type ChurnConfig, type ChurnRun } from "./_churn.ts";
 
 /** Results for one store size. */
 export interface ScaleResult {
@@ -38,7 +44,38 @@ export interface ScaleResult {
   /** Longest event-loop pause during `shrink()`, in ms. */
   shrinkMaxPauseMs: Summary;
   shrinkMs: Summary;
+  /** Churn with auto-compaction, on the largest size only. */
+  churn?: ChurnResult[];
 }
+
+/** The churn runs of one rate (issue 12's pause and compaction rows). */
+export interface ChurnResult {
+  sessions: number;
+  seconds: number;
+  /** Operations a second asked for; `0` is unthrottled. */
+  rate: number;
+  /** Longest event-loop pause of each run, in ms. */
+  maxPauseMs: Summary;
+  opsPerSec: Summary;
+  /** Auto-compactions completed during each run's churn. */
+  compactions: Summary;
+  /** Log size over live records after each run. */
+  fileToLive: Summary;
+  /** Duration of every auto-compaction that completed, in ms. */
+  compactionMs: Summary | undefined;
+  /** Log size right after each auto-compaction over the live records. */
+  compactedToLive: Summary | undefined;
+  /** The next auto-compaction's base size over the live records. */
+  thresholdToLive: Summary | undefined;
+  /** Runs that ended with a compaction that had not finished. */
+  unfinished: number;
+  runs: ChurnRun[];
+}
+
+/** Churn rates: issue 12's fixed rate, and unthrottled. */
+export const CHURN_RATES = [33_000, 0];
+/** Seconds of churn per run at full scale (issue 12's setup). */
+export const CHURN_SECONDS = 45;
 
 /** Sizes for the given scale divisor (10 with `--quick`). */
 export function scaleSizes(divisor: number): number[] {
@@ -54,18 +91,23 @@ export async function runScaleBench(
   sizes: number[],
   runs: number,
   log: (line: string) => void = console.log,
+  options: { churnSeconds?: number; churnOnly?: boolean } = {},
 ): Promise<ScaleResult[]> {
   const results: ScaleResult[] = [];
+  const churnSeconds = options.churnSeconds ?? 0;
+  const largest = Math.max(...sizes);
   for (const sessions of sizes) {
+    const churnHere = churnSeconds > 0 && sessions === largest;
+    if (options.churnOnly && !churnHere) continue;
     const dir = await Deno.makeTempDir({ prefix: "buntstore-scale-" });
     const path = `${dir}/sessions.db`;
     try {
       await writeLog(path, sessions);
       const fileBytes = (await Deno.stat(path)).size;
       const measured: ChildResult[] = [];
-      for (let r = 0; r <= runs; r++) {
+      for (let r = 0; r <= (options.churnOnly ? 0 : runs); r++) {
         const result = await runChild(path, sessions);
-        if (r > 0) measured.push(result);
+        if (r > 0 || options.churnOnly) measured.push(result);
       }
       const result: ScaleResult = {
         sessions,
@@ -84,11 +126,95 @@ export async function runScaleBench(
           ` with longest pause ${result.shrinkMaxPauseMs.median.toFixed(1)}` +
           ` ms, file ${(fileBytes / 2 ** 20).toFixed(1)} MiB`,
       );
+      if (churnHere) {
+        result.churn = [];
+        for (const rate of CHURN_RATES) {
+          const runsOf: ChurnRun[] = [];
+          for (let r = 0; r < runs; r++) {
+            const copy = `${dir}/churn.db`;
+            await Deno.copyFile(path, copy);
+            runsOf.push(
+              await runChurnChild(copy, {
+                sessions,
+                seconds: churnSeconds,
+                rate,
+                seed: 12 + r,
+              }),
+            );
+            await Deno.remove(copy);
+          }
+          const summary = summarizeChurn(sessions, churnSeconds, rate, runsOf);
+          result.churn.push(summary);
+          log(describeChurn(summary));
+        }
+      }
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
   }
   return results;
+}
+
+function summarizeChurn(
+  sessions: number,
+  seconds: number,
+  rate: number,
+  runs: ChurnRun[],
+): ChurnResult {
+  const seen = runs.flatMap((r) => r.seen);
+  const maybe = (xs: number[]) => xs.length > 0 ? summarize(xs) : undefined;
+  return {
+    sessions,
+    seconds,
+    rate,
+    maxPauseMs: summarize(runs.map((r) => r.maxPauseMs)),
+    opsPerSec: summarize(runs.map((r) => r.opsPerSec)),
+    compactions: summarize(runs.map((r) => r.compactions)),
+    fileToLive: summarize(runs.map((r) => r.fileBytes / r.liveBytes)),
+    compactionMs: maybe(seen.map((c) => c.ms)),
+    compactedToLive: maybe(seen.map((c) => c.fileBytes / c.liveBytes)),
+    thresholdToLive: maybe(
+      seen.map((c) => c.thresholdBaseBytes / c.liveBytes),
+    ),
+    unfinished: runs.filter((r) => r.runningAtEnd && !r.finishedAfterChurn)
+      .length,
+    runs,
+  };
+}
+
+function describeChurn(c: ChurnResult): string {
+  const mmm = (s: Summary | undefined, digits = 0) =>
+    s === undefined
+      ? "-"
+      : [s.min, s.median, s.max].map((x) => x.toFixed(digits)).join("/");
+  return `  churn ${c.rate === 0 ? "unthrottled" : `${c.rate} ops/s`}, ` +
+    `${c.seconds} s (min/median/max): longest pause ` +
+    `${mmm(c.maxPauseMs, 1)} ms at ${mmm(c.opsPerSec)} ops/s; ` +
+    `${mmm(c.compactions)} compactions of ${mmm(c.compactionMs)} ms, ` +
+    `file ${mmm(c.compactedToLive, 2)}x live after each, next threshold ` +
+    `base ${mmm(c.thresholdToLive, 2)}x live; file ${mmm(c.fileToLive, 2)}x` +
+    ` live at the end; ${c.unfinished} unfinished`;
+}
+
+async function runChurnChild(
+  path: string,
+  config: ChurnConfig,
+): Promise<ChurnRun> {
+  const { code, stdout } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      "--v8-flags=--max-old-space-size=8192",
+      fileURLToPath(import.meta.url),
+      "--churn",
+      path,
+      JSON.stringify(config),
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  check(code === 0, `Churn child (${JSON.stringify(config)}) failed (${code})`);
+  return JSON.parse(new TextDecoder().decode(stdout));
 }
 
 async function writeLog(path: string, sessions: number): Promise<void> {
@@ -174,14 +300,17 @@ function used(): number {
 }
 
 if (import.meta.main) {
-  if (Deno.args[0] === "--child") {
+  if (Deno.args[0] === "--churn") {
+    const [path = "", config = "{}"] = Deno.args.slice(1);
+    console.log(JSON.stringify(await churn(path, JSON.parse(config))));
+  } else if (Deno.args[0] === "--child") {
     const [path = "", sessions = "0"] = Deno.args.slice(1);
     console.log(JSON.stringify(await child(path, Number(sessions))));
   } else {
     const flags = parseFlags(Deno.args);
-    await runScaleBench(
-      scaleSizes(flags.divisor),
-      flags.runs,
-    );
+    await runScaleBench(scaleSizes(flags.divisor), flags.runs, console.log, {
+      churnSeconds: CHURN_SECONDS / flags.divisor,
+      churnOnly: flags.only.includes("scale-churn"),
+    });
   }
 }
