@@ -308,9 +308,17 @@ if (import.meta.main) {
     console.log(JSON.stringify(await child(path, Number(sessions))));
   } else {
     const flags = parseFlags(Deno.args);
-    await runScaleBench(scaleSizes(flags.divisor), flags.runs, console.log, {
-      churnSeconds: CHURN_SECONDS / flags.divisor,
-      churnOnly: flags.only.includes("scale-churn"),
-    });
+    const results = await runScaleBench(
+      scaleSizes(flags.divisor),
+      flags.runs,
+      console.log,
+      {
+        churnSeconds: CHURN_SECONDS / flags.divisor,
+        churnOnly: flags.only.includes("scale-churn"),
+      },
+    );
+    if (flags.out !== undefined) {
+      await Deno.writeTextFile(flags.out, JSON.stringify(results, null, 2));
+    }
   }
 }
