@@ -422,6 +422,10 @@ export class BuntStore implements SessionStore, AsyncDisposable {
         path: this.#filePath,
         queue: this.#queue!,
         entries: () => snapshotEntries(this.#keyspace, this.#owners),
+        current: (key, now) =>
+          key.startsWith(INDEX_KEY_PREFIX)
+            ? this.#owners.entryOf(key, now)
+            : this.#keyspace.get(key, now),
         now: this.#now,
         cancelled: () => this.#closing !== undefined,
         adopt: (file) => {
@@ -429,9 +433,13 @@ export class BuntStore implements SessionStore, AsyncDisposable {
           this.#rawFile = file;
           return this.#logFile(file);
         },
+        phase: this.#hooks.compactionPhase,
       };
-      if (!(await compact(target))) return;
-      this.#lastCompactedBytes = this.#queue!.size;
+      const size = await compact(target);
+      if (size === undefined) return;
+      // buntdb's rule: the next one when the log has grown by the
+      // percentage over its size right after this one.
+      this.#lastCompactedBytes = size;
       this.#compactions++;
     } catch (error) {
       const wrapped = new Error(

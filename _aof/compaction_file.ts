@@ -14,31 +14,24 @@ import {
 } from "./files.ts";
 
 /**
- * A compaction's temp file: the snapshot is written to it in chunks, then
- * the bytes the live log gained meanwhile are copied over, and it replaces
- * the log with an atomic rename after an fsync.
+ * A compaction's temp file: records are appended to it in chunks, and it
+ * replaces the log with an atomic rename after an fsync.
  */
 export class CompactionFile {
   readonly #path: string;
   readonly #file: Deno.FsFile;
-  /** The live log, opened for reading on the first copy. */
-  #source: Deno.FsFile | undefined;
   #size = 0;
-  #copiedUpTo: number;
 
-  private constructor(path: string, file: Deno.FsFile, copyFrom: number) {
+  private constructor(path: string, file: Deno.FsFile) {
     this.#path = path;
     this.#file = file;
-    this.#copiedUpTo = copyFrom;
   }
 
   /**
    * Creates the locked temp file for the log at `path`, with the log's
    * mode (0600 until then, so no other user sees a byte of it).
-   *
-   * @param copyFrom Live-log offset where the snapshot was taken.
    */
-  static async create(path: string, copyFrom: number): Promise<CompactionFile> {
+  static async create(path: string): Promise<CompactionFile> {
     const { mode } = await Deno.stat(path);
     const temp = tempPath(path);
     await removeStaleTemp(temp);
@@ -62,7 +55,7 @@ export class CompactionFile {
       await removeIfPresent(temp);
       throw error;
     }
-    return new CompactionFile(path, file, copyFrom);
+    return new CompactionFile(path, file);
   }
 
   /** Bytes written to the temp file so far. */
@@ -70,36 +63,10 @@ export class CompactionFile {
     return this.#size;
   }
 
-  /** Bytes of the live log still to copy. */
-  pending(liveSize: number): number {
-    return liveSize - this.#copiedUpTo;
-  }
-
-  /** Appends snapshot bytes. */
+  /** Appends encoded records. */
   write(bytes: Uint8Array): void {
     writeAll(this.#file, bytes);
     this.#size += bytes.length;
-  }
-
-  /**
-   * Copies up to `maxBytes` of what the live log gained since the snapshot.
-   * Replaying them after the snapshot gives the current state, because each
-   * record sets or deletes one whole key.
-   */
-  copyTail(liveSize: number, maxBytes = Infinity): void {
-    const until = Math.min(liveSize, this.#copiedUpTo + maxBytes);
-    if (until <= this.#copiedUpTo) return;
-    this.#source ??= Deno.openSync(this.#path, { read: true });
-    const source = this.#source;
-    source.seekSync(this.#copiedUpTo, Deno.SeekMode.Start);
-    const chunk = new Uint8Array(Math.min(until - this.#copiedUpTo, 1 << 20));
-    while (this.#copiedUpTo < until) {
-      const want = Math.min(chunk.length, until - this.#copiedUpTo);
-      const read = source.readSync(chunk.subarray(0, want));
-      if (read === null) throw new Error("live log shrank during compaction");
-      this.write(chunk.subarray(0, read));
-      this.#copiedUpTo += read;
-    }
   }
 
   /** Flushes the temp file to the device. */
@@ -114,7 +81,6 @@ export class CompactionFile {
    */
   async commit(): Promise<Deno.FsFile> {
     await Deno.rename(tempPath(this.#path), this.#path);
-    this.#closeSource();
     return this.#file;
   }
 
@@ -125,13 +91,7 @@ export class CompactionFile {
 
   /** Closes and removes the temp file. */
   async discard(): Promise<void> {
-    this.#closeSource();
     this.#file.close();
     await removeIfPresent(tempPath(this.#path));
-  }
-
-  #closeSource(): void {
-    this.#source?.close();
-    this.#source = undefined;
   }
 }

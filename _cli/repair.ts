@@ -203,7 +203,7 @@ class Rewrite {
 
   /** Creates the temp file next to the log at `path`. */
   static async create(path: string): Promise<Rewrite> {
-    return new Rewrite(await CompactionFile.create(path, 0));
+    return new Rewrite(await CompactionFile.create(path));
   }
 
   /** Adds one record's bytes, buffered into large writes. */

@@ -1,8 +1,19 @@
 /**
- * Compaction without stalling the store: the snapshot is written in short
- * slices with the event loop free between them, writes made meanwhile go
- * on to the old log and are copied over, and only the final swap pauses
- * writing (they keep batching in memory), for about two fsyncs.
+ * Compaction that converges at any write rate without stalling the store.
+ *
+ * A snapshot of memory is written to a temp file in short slices while
+ * writes go on to the old log. The keys written meanwhile are noted (a set
+ * bounded by the number of keys, not by the volume written) and their
+ * current state is then written from memory, round after round: each round
+ * lasts as long as the keys changed during the one before took to write,
+ * so the rounds shrink unless writers change keys faster than slices write
+ * them, and a cap on rounds ends the compaction even then. For the last few
+ * keys, writes pause (they keep batching in memory), then come an fsync,
+ * the rename and a directory fsync.
+ *
+ * Copying the old log's tail instead, as this did before, never caught up
+ * at full write speed: the tail grows with every write, the set of changed
+ * keys only with distinct keys.
  *
  * @module
  */
@@ -13,6 +24,7 @@ import {
   RecordWriter,
   syncDirectory,
 } from "../aof.ts";
+import type { CompactionPhase } from "./hooks.ts";
 import type { Entry } from "./keyspace.ts";
 import type { WriteQueue } from "./write_queue.ts";
 
@@ -20,10 +32,21 @@ import type { WriteQueue } from "./write_queue.ts";
 export interface CompactionTarget {
   /** The log's path. */
   path: string;
-  /** The store's write queue, to pause and to switch to the new file. */
+  /**
+   * The store's write queue: to pause, to switch to the new file, and for
+   * its record writer, which notes the keys written during a compaction.
+   */
   queue: WriteQueue;
   /** The store's entries; iteration must tolerate changes. */
   entries: () => IterableIterator<Pick<Entry, "key" | "value" | "expiresAt">>;
+  /**
+   * The live state of any key the log may hold (session or index), or
+   * `undefined` when it has none at `now`.
+   */
+  current: (
+    key: string,
+    now: number,
+  ) => Pick<Entry, "value" | "expiresAt"> | undefined;
   /** The store's clock. */
   now: () => number;
   /** Whether the store is closing, which stops the compaction. */
@@ -33,44 +56,78 @@ export interface CompactionTarget {
    * file the write queue is to use (wrapped, as at open).
    */
   adopt: (file: Deno.FsFile) => LogFile;
+  /** A test hook, awaited as each phase begins. */
+  phase?: ((phase: CompactionPhase) => void | Promise<void>) | undefined;
 }
 
-/** Longest a slice of snapshot work holds the event loop, in ms. */
+/** Longest a slice of compaction work holds the event loop, in ms. */
 const SLICE_MS = 4;
-/** Snapshot bytes buffered before a write. */
+/** Bytes encoded before a write to the temp file. */
 const CHUNK_BYTES = 256 * 1024;
-/** Entries encoded between two looks at the clock. */
+/** Records encoded between two looks at the clock. */
 const CLOCK_STRIDE = 64;
-/** Catch-up copying stops once the live log is this close. */
-const CATCH_UP_BYTES = 256 * 1024;
+/**
+ * Changed keys few enough to write while writes are paused: about a
+ * millisecond of encoding for 256-byte sessions.
+ */
+const FINAL_KEYS = 2048;
+/**
+ * Rounds of changed keys before and after the temp file's fsync. Past them
+ * the pause is taken with however many keys are left: a longer pause, but
+ * the compaction ends whatever the writers do.
+ */
+const MAX_ROUNDS = 8;
 
 /**
  * Rewrites the log as one record per live entry and swaps it in, handing
- * the new locked handle to `target.adopt`. Returns whether it swapped
- * (false when the store closed meanwhile).
+ * the new locked handle to `target.adopt`.
+ *
+ * @returns The size of the compacted log, or `undefined` when the store
+ * closed meanwhile and nothing was swapped.
  */
-export async function compact(target: CompactionTarget): Promise<boolean> {
+export async function compact(
+  target: CompactionTarget,
+): Promise<number | undefined> {
   const { queue } = target;
-  queue.flush();
+  const changes = queue.records;
   const rollbacks = queue.rollbacks;
-  const temp = await CompactionFile.create(target.path, queue.size);
+  const temp = await CompactionFile.create(target.path);
   let committed = false;
+  // Outside a pause, memory holds only what was written to the log (a
+  // failed write undoes its change at once), so a slice never sees a
+  // change that is not in the old log too.
+  queue.flush();
+  changes.track();
   try {
-    if (!(await writeSnapshot(target, temp))) return false;
-    await catchUp(target, temp);
+    const writer = new SlicedWriter(target, temp);
+    await target.phase?.("snapshot");
+    if (!(await writer.write(snapshot(target, writer.records)))) return;
+    await target.phase?.("rounds");
+    if (!(await writeRounds(writer))) return;
+    // The bulk reaches the disk while the log still takes writes; keys
+    // changed meanwhile go to the next rounds.
     await temp.sync();
-    await catchUp(target, temp);
-    await queue.pause();
-    // The snapshot and the copied tail may hold writes that a failed fsync
+    await target.phase?.("synced");
+    if (!(await writeRounds(writer))) return;
+    queue.flush();
+    const paused = queue.pause();
+    // Synchronous from the flush on: the keys changed since the last round
+    // hold what the old log holds, and writes from now on wait in memory
+    // and go to the new log after the swap.
+    writer.writeAll(changed(target, changes.take(), writer.records));
+    changes.stop();
+    await paused;
+    await target.phase?.("paused");
+    // What was written from memory may hold writes that a failed fsync
     // has undone since; give up rather than bring them back.
     if (queue.rollbacks !== rollbacks) {
       throw new Error("writes were rolled back after a failed fsync");
     }
-    temp.copyTail(queue.size);
     await temp.sync();
     const file = await temp.commit();
     committed = true;
     const logFile = target.adopt(file);
+    await target.phase?.("renamed");
     // The rename is only durable once the directory is; writes waiting
     // for an fsync are released after that.
     try {
@@ -78,52 +135,111 @@ export async function compact(target: CompactionTarget): Promise<boolean> {
     } finally {
       queue.replaceFile(logFile, temp.size);
     }
-    return true;
+    await target.phase?.("swapped");
+    return temp.size;
   } finally {
+    changes.stop();
     if (!committed) await temp.discard();
     queue.resume();
   }
 }
 
-async function writeSnapshot(
-  target: CompactionTarget,
-  temp: CompactionFile,
-): Promise<boolean> {
-  const now = target.now();
-  const records = new RecordWriter();
-  const entries = target.entries();
-  let done = false;
-  while (!done) {
-    const deadline = performance.now() + SLICE_MS;
-    let count = 0;
-    while (records.length < CHUNK_BYTES) {
-      const next = entries.next();
-      if (next.done) {
-        done = true;
-        break;
-      }
-      const entry = next.value;
-      if (entry.expiresAt > now) {
-        records.set(entry.key, entry.value, entry.expiresAt);
-      }
-      if (++count % CLOCK_STRIDE === 0 && performance.now() > deadline) break;
+/**
+ * Writes the current state of the keys changed since the last round, round
+ * after round, until few are left or the rounds run out. Returns false when
+ * the store is closing.
+ */
+async function writeRounds(writer: SlicedWriter): Promise<boolean> {
+  const { target } = writer;
+  const changes = target.queue.records;
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    if (changes.changed <= FINAL_KEYS) return true;
+    const keys = changes.take();
+    if (!(await writer.write(changed(target, keys, writer.records)))) {
+      return false;
     }
-    temp.write(records.view());
-    records.reset();
-    await yieldToEventLoop();
-    if (target.cancelled()) return false;
   }
   return true;
 }
 
-/** Copies what the live log gained, in slices, until it is nearly done. */
-async function catchUp(
+/** Encodes every live entry, one per step. */
+function* snapshot(
   target: CompactionTarget,
-  temp: CompactionFile,
-): Promise<void> {
-  while (temp.pending(target.queue.size) > CATCH_UP_BYTES) {
-    temp.copyTail(target.queue.size, 4 * CATCH_UP_BYTES);
-    await yieldToEventLoop();
+  records: RecordWriter,
+): Generator<void> {
+  const now = target.now();
+  for (const entry of target.entries()) {
+    if (entry.expiresAt > now) {
+      records.set(entry.key, entry.value, entry.expiresAt);
+    }
+    yield;
+  }
+}
+
+/**
+ * Encodes the current state of each key, one per step: a `set` when it is
+ * live, else a `del` (it may be in the snapshot, or in an earlier round).
+ */
+function* changed(
+  target: CompactionTarget,
+  keys: Set<string>,
+  records: RecordWriter,
+): Generator<void> {
+  const now = target.now();
+  for (const key of keys) {
+    const entry = target.current(key, now);
+    if (entry === undefined) records.del(key);
+    else records.set(key, entry.value, entry.expiresAt);
+    yield;
+  }
+}
+
+/** Runs encoding steps into the temp file, in slices or all at once. */
+class SlicedWriter {
+  readonly target: CompactionTarget;
+  readonly records = new RecordWriter();
+  readonly #temp: CompactionFile;
+
+  constructor(target: CompactionTarget, temp: CompactionFile) {
+    this.target = target;
+    this.#temp = temp;
+  }
+
+  /**
+   * Runs `steps` in slices of about {@linkcode SLICE_MS} with the event
+   * loop free between them. Returns false when the store is closing.
+   */
+  async write(steps: Iterator<void>): Promise<boolean> {
+    let done = false;
+    while (!done) {
+      const deadline = performance.now() + SLICE_MS;
+      for (let count = 1;; count++) {
+        if (steps.next().done) {
+          done = true;
+          break;
+        }
+        if (this.records.length >= CHUNK_BYTES) this.#flush();
+        if (count % CLOCK_STRIDE === 0 && performance.now() > deadline) break;
+      }
+      this.#flush();
+      await yieldToEventLoop();
+      if (this.target.cancelled()) return false;
+    }
+    return true;
+  }
+
+  /** Runs `steps` to the end without yielding. */
+  writeAll(steps: Iterator<void>): void {
+    while (!steps.next().done) {
+      if (this.records.length >= CHUNK_BYTES) this.#flush();
+    }
+    this.#flush();
+  }
+
+  #flush(): void {
+    if (this.records.length === 0) return;
+    this.#temp.write(this.records.view());
+    this.records.reset();
   }
 }
 

@@ -29,7 +29,25 @@ export interface StoreHooks {
    * @default {everySecond}
    */
   startHousekeeping?: (tick: () => void) => () => void;
+  /**
+   * Called as a compaction enters each phase, and awaited, so a test can
+   * write, delete, expire or fail at exactly that point.
+   */
+  compactionPhase?: (phase: CompactionPhase) => void | Promise<void>;
 }
+
+/**
+ * The points of a compaction a test can stop at: before the snapshot, after
+ * it, after the temp file's first fsync, with writes paused (the last keys
+ * written), after the rename, after the swap.
+ */
+export type CompactionPhase =
+  | "snapshot"
+  | "rounds"
+  | "synced"
+  | "paused"
+  | "renamed"
+  | "swapped";
 
 /** The housekeeping timer of a real store: an unref'd 1 s interval. */
 export function everySecond(tick: () => void): () => void {

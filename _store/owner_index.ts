@@ -207,6 +207,21 @@ export class OwnerIndex {
     }
   }
 
+  /**
+   * The entry of one index key as a compaction writes it, or `undefined`
+   * when the index no longer holds it live at `now`.
+   */
+  entryOf(
+    logKey: string,
+    now: number,
+  ): { value: Uint8Array; expiresAt: number } | undefined {
+    const parsed = parseIndexKey(logKey);
+    if (parsed === undefined) return undefined;
+    const expiresAt = this.#byKey.get(parsed.key)?.get(parsed.owner);
+    if (expiresAt === undefined || expiresAt <= now) return undefined;
+    return { value: EMPTY, expiresAt };
+  }
+
   /** Drops everything. */
   clear(): void {
     this.#byOwner.clear();

@@ -8,8 +8,9 @@
  */
 
 import { setImmediate } from "node:timers";
-import { appendAll, type LogFile, RecordWriter } from "../aof.ts";
+import { appendAll, type LogFile } from "../aof.ts";
 import { LogBrokenError } from "../errors.ts";
+import { ChangeTracker } from "./change_tracker.ts";
 
 /**
  * Promise hops after a flush within which a new save is taken as the next
@@ -56,8 +57,11 @@ export interface WriteQueueOptions {
 
 /** Owns the append position of the log and the records not yet durable. */
 export class WriteQueue {
-  /** Records of the current batch; the store encodes into it. */
-  readonly records = new RecordWriter();
+  /**
+   * Records of the current batch; the store encodes into it, and a
+   * compaction has it note the keys written.
+   */
+  readonly records = new ChangeTracker();
   /** Counters for stats. */
   readonly counters: WriteCounters = { writes: 0, syncs: 0, bytesWritten: 0 };
   readonly #path: string;

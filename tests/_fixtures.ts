@@ -98,8 +98,9 @@ export function openHooked(
   path: string,
   options: BuntStoreOptions & StoreHooks,
 ): Promise<BuntStore> {
-  const { wrapFile, startHousekeeping, ...rest } = options;
+  const { wrapFile, startHousekeeping, compactionPhase, ...rest } = options;
   const hooks: StoreHooks = {};
+  if (compactionPhase !== undefined) hooks.compactionPhase = compactionPhase;
   if (wrapFile !== undefined) hooks.wrapFile = wrapFile;
   if (startHousekeeping !== undefined) {
     hooks.startHousekeeping = startHousekeeping;
