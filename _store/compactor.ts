@@ -182,15 +182,17 @@ function* snapshot(
  */
 function* changed(
   target: CompactionTarget,
-  keys: Set<string>,
+  keys: Set<string>[],
   records: RecordWriter,
 ): Generator<void> {
   const now = target.now();
-  for (const key of keys) {
-    const entry = target.current(key, now);
-    if (entry === undefined) records.del(key);
-    else records.set(key, entry.value, entry.expiresAt);
-    yield;
+  for (const set of keys) {
+    for (const key of set) {
+      const entry = target.current(key, now);
+      if (entry === undefined) records.del(key);
+      else records.set(key, entry.value, entry.expiresAt);
+      yield;
+    }
   }
 }
 
