@@ -15,7 +15,6 @@ import { setRecordBytes } from "../aof.ts";
 import { BuntStore } from "../store.ts";
 import {
   check,
-  pauseMonitor,
   readValue,
   token,
   TTL_MS,
@@ -66,6 +65,13 @@ export interface CompactionSeen {
 export interface ChurnRun {
   /** Longest event-loop pause during the churn, in ms. */
   maxPauseMs: number;
+  /**
+   * Longest pause that began or ended while a compaction ran (as last
+   * polled, so a pause next to one counts as its own).
+   */
+  maxPauseCompactingMs: number;
+  /** Longest pause with no compaction running. */
+  maxPauseIdleMs: number;
   /** Operations acknowledged per second. */
   opsPerSec: number;
   /** Auto-compactions completed during the churn. */
@@ -93,19 +99,19 @@ export async function churn(
   const recordBytes = setRecordBytes(43, VALUE_BYTES, expiry.getTime());
   const store = await BuntStore.open(path, { sync: "everysecond" });
   const model = new Model(config.sessions, config.seed);
-  let maxPauseMs = 0;
+  let pauses = { all: 0, compacting: 0, idle: 0 };
   let ops = 0;
   let churnMs = 0;
   const watcher = new CompactionWatcher(store, recordBytes);
   try {
     check(store.size === config.sessions, `Opened ${store.size} sessions`);
-    const monitor = pauseMonitor();
+    const monitor = splitPauseMonitor(() => watcher.running);
     const started = performance.now();
     ops = config.rate > 0
       ? await fixedRate(store, model, config, expiry)
       : await unthrottled(store, model, config, expiry);
     churnMs = performance.now() - started;
-    maxPauseMs = monitor.stop();
+    pauses = monitor.stop();
     watcher.churnEnded();
     await watcher.waitIdle(FINISH_WAIT_MS);
     watcher.stop();
@@ -128,7 +134,9 @@ export async function churn(
     await model.verify(reopened, "after a reopen");
   }
   return {
-    maxPauseMs,
+    maxPauseMs: pauses.all,
+    maxPauseCompactingMs: pauses.compacting,
+    maxPauseIdleMs: pauses.idle,
     opsPerSec: ops / (churnMs / 1000),
     compactions: watcher.seen.filter((c) => !c.afterChurn).length,
     seen: watcher.seen,
@@ -345,6 +353,38 @@ class CompactionWatcher {
     if (stats.compacting) this.#since ??= now;
     else this.#since = undefined;
   }
+}
+
+/**
+ * A 1 ms timer that measures its own lateness, split by whether a
+ * compaction was running before or after each gap.
+ */
+function splitPauseMonitor(compacting: () => boolean): {
+  stop(): { all: number; compacting: number; idle: number };
+} {
+  let last = performance.now();
+  let wasCompacting = compacting();
+  const max = { all: 0, compacting: 0, idle: 0 };
+  const note = (now: number) => {
+    const gap = now - last;
+    const isCompacting = compacting();
+    max.all = Math.max(max.all, gap);
+    if (wasCompacting || isCompacting) {
+      max.compacting = Math.max(max.compacting, gap);
+    } else {
+      max.idle = Math.max(max.idle, gap);
+    }
+    last = now;
+    wasCompacting = isCompacting;
+  };
+  const id = setInterval(() => note(performance.now()), 1);
+  return {
+    stop() {
+      clearInterval(id);
+      note(performance.now());
+      return max;
+    },
+  };
 }
 
 function mulberry32(seed: number): () => number {

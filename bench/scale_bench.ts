@@ -56,6 +56,10 @@ export interface ChurnResult {
   rate: number;
   /** Longest event-loop pause of each run, in ms. */
   maxPauseMs: Summary;
+  /** The same, of pauses next to a running compaction. */
+  maxPauseCompactingMs: Summary;
+  /** The same, of pauses with no compaction running. */
+  maxPauseIdleMs: Summary;
   opsPerSec: Summary;
   /** Auto-compactions completed during each run's churn. */
   compactions: Summary;
@@ -168,6 +172,8 @@ function summarizeChurn(
     seconds,
     rate,
     maxPauseMs: summarize(runs.map((r) => r.maxPauseMs)),
+    maxPauseCompactingMs: summarize(runs.map((r) => r.maxPauseCompactingMs)),
+    maxPauseIdleMs: summarize(runs.map((r) => r.maxPauseIdleMs)),
     opsPerSec: summarize(runs.map((r) => r.opsPerSec)),
     compactions: summarize(runs.map((r) => r.compactions)),
     fileToLive: summarize(runs.map((r) => r.fileBytes / r.liveBytes)),
@@ -189,7 +195,9 @@ function describeChurn(c: ChurnResult): string {
       : [s.min, s.median, s.max].map((x) => x.toFixed(digits)).join("/");
   return `  churn ${c.rate === 0 ? "unthrottled" : `${c.rate} ops/s`}, ` +
     `${c.seconds} s (min/median/max): longest pause ` +
-    `${mmm(c.maxPauseMs, 1)} ms at ${mmm(c.opsPerSec)} ops/s; ` +
+    `${mmm(c.maxPauseMs, 1)} ms (${mmm(c.maxPauseCompactingMs, 1)} ms ` +
+    `compacting, ${mmm(c.maxPauseIdleMs, 1)} ms not) at ` +
+    `${mmm(c.opsPerSec)} ops/s; ` +
     `${mmm(c.compactions)} compactions of ${mmm(c.compactionMs)} ms, ` +
     `file ${mmm(c.compactedToLive, 2)}x live after each, next threshold ` +
     `base ${mmm(c.thresholdToLive, 2)}x live; file ${mmm(c.fileToLive, 2)}x` +
