@@ -41,6 +41,16 @@ export class ChangeTracker extends RecordWriter {
     this.#count = 0;
   }
 
+  /** Whether `key` was noted since the last {@linkcode take}. */
+  has(key: string): boolean {
+    const sets = this.#sets;
+    if (sets === undefined) return false;
+    for (let i = 0; i < sets.length; i++) {
+      if (sets[i]!.has(key)) return true;
+    }
+    return false;
+  }
+
   /** Returns the keys noted so far, each once, and starts afresh. */
   take(): Set<string>[] {
     const sets = this.#sets ?? [];
@@ -61,9 +71,7 @@ export class ChangeTracker extends RecordWriter {
   }
 
   #note(sets: Set<string>[], key: string): void {
-    for (let i = 0; i < sets.length; i++) {
-      if (sets[i]!.has(key)) return;
-    }
+    if (this.has(key)) return;
     let last = sets[sets.length - 1]!;
     if (last.size >= SET_KEYS) sets.push(last = new Set());
     last.add(key);

@@ -162,14 +162,19 @@ async function writeRounds(writer: SlicedWriter): Promise<boolean> {
   return true;
 }
 
-/** Encodes every live entry, one per step. */
+/**
+ * Encodes every live entry, one per step. Keys changed since the snapshot
+ * began are left to the rounds, which write them anyway: writing them here
+ * too would only grow the file.
+ */
 function* snapshot(
   target: CompactionTarget,
   records: RecordWriter,
 ): Generator<void> {
+  const changes = target.queue.records;
   const now = target.now();
   for (const entry of target.entries()) {
-    if (entry.expiresAt > now) {
+    if (entry.expiresAt > now && !changes.has(entry.key)) {
       records.set(entry.key, entry.value, entry.expiresAt);
     }
     yield;
@@ -179,15 +184,21 @@ function* snapshot(
 /**
  * Encodes the current state of each key, one per step: a `set` when it is
  * live, else a `del` (it may be in the snapshot, or in an earlier round).
+ * A key changed again since is left to the next round.
  */
 function* changed(
   target: CompactionTarget,
   keys: Set<string>[],
   records: RecordWriter,
 ): Generator<void> {
+  const changes = target.queue.records;
   const now = target.now();
   for (const set of keys) {
     for (const key of set) {
+      if (changes.has(key)) {
+        yield;
+        continue;
+      }
       const entry = target.current(key, now);
       if (entry === undefined) records.del(key);
       else records.set(key, entry.value, entry.expiresAt);
