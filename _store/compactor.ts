@@ -94,9 +94,6 @@ export async function compact(
   const rollbacks = queue.rollbacks;
   const temp = await CompactionFile.create(target.path);
   let committed = false;
-  // Outside a pause, memory holds only what was written to the log (a
-  // failed write undoes its change at once), so a slice never sees a
-  // change that is not in the old log too.
   queue.flush();
   changes.track();
   try {
@@ -226,6 +223,11 @@ class SlicedWriter {
   async write(steps: Iterator<void>): Promise<boolean> {
     let done = false;
     while (!done) {
+      // Writes wait for the end of the event-loop turn; written now, memory
+      // holds only what the old log holds (a failed write undoes its change
+      // at once), so no slice reads a change that may yet be undone without
+      // its key being noted again.
+      this.target.queue.flush();
       const deadline = performance.now() + SLICE_MS;
       for (let count = 1;; count++) {
         if (steps.next().done) {
