@@ -429,9 +429,9 @@ export class BuntStore implements SessionStore, AsyncDisposable {
         now: this.#now,
         cancelled: () => this.#closing !== undefined,
         adopt: (file) => {
-          this.#rawFile?.close();
+          const previous = this.#rawFile;
           this.#rawFile = file;
-          return this.#logFile(file);
+          return { log: this.#logFile(file), previous };
         },
         phase: this.#hooks.compactionPhase,
       };

@@ -54,9 +54,12 @@ export interface CompactionTarget {
   cancelled: () => boolean;
   /**
    * Takes over the new log's handle right after the rename; returns the
-   * file the write queue is to use (wrapped, as at open).
+   * file the write queue is to use (wrapped, as at open) and the replaced
+   * log's handle, which the compaction closes.
    */
-  adopt: (file: Deno.FsFile) => LogFile;
+  adopt: (
+    file: Deno.FsFile,
+  ) => { log: LogFile; previous: Deno.FsFile | undefined };
   /** A test hook, awaited as each phase begins. */
   phase?: ((phase: CompactionPhase) => void | Promise<void>) | undefined;
 }
@@ -94,6 +97,8 @@ export async function compact(
   const rollbacks = queue.rollbacks;
   const temp = await CompactionFile.create(target.path);
   let committed = false;
+  let previous: Deno.FsFile | undefined;
+  let durable = false;
   queue.flush();
   changes.track();
   try {
@@ -124,14 +129,16 @@ export async function compact(
     await temp.sync();
     const file = await temp.commit();
     committed = true;
-    const logFile = target.adopt(file);
+    const adopted = target.adopt(file);
+    previous = adopted.previous;
     await target.phase?.("renamed");
     // The rename is only durable once the directory is; writes waiting
     // for an fsync are released after that.
     try {
       await syncDirectory(temp.directory);
+      durable = true;
     } finally {
-      queue.replaceFile(logFile, temp.size);
+      queue.replaceFile(adopted.log, temp.size);
     }
     await target.phase?.("swapped");
     return temp.size;
@@ -139,6 +146,25 @@ export async function compact(
     changes.stop();
     if (!committed) await temp.discard();
     queue.resume();
+    if (previous !== undefined) await retire(previous, durable);
+  }
+}
+
+/**
+ * Closes the replaced log, first freeing its blocks with an asynchronous
+ * truncate: closing the last handle of an unlinked 330 MB file frees them
+ * on the spot, which blocked the event loop for 18 ms here (more under
+ * load). Only once the rename is durable: until the directory fsync, a
+ * power cut could bring the old log back.
+ */
+async function retire(file: Deno.FsFile, durable: boolean): Promise<void> {
+  try {
+    if (durable) await file.truncate(0);
+  } catch {
+    // Safe to ignore: the truncate only moves work off the event loop, and
+    // the close below frees the blocks anyway.
+  } finally {
+    file.close();
   }
 }
 
