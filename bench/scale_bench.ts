@@ -15,7 +15,7 @@
  * unthrottled, each run in a fresh child on a fresh copy of the log.
  *
  * Usage: deno run -A bench/scale_bench.ts [--quick] [--runs 3]
- *        [--only scale-churn]
+ *        [--only scale-churn | scale-churn-flood]
  *
  * @module
  */
@@ -76,8 +76,20 @@ export interface ChurnResult {
   runs: ChurnRun[];
 }
 
-/** Churn rates: issue 12's fixed rate, and unthrottled. */
-export const CHURN_RATES = [33_000, 0];
+/**
+ * Churn rates: issue 12's fixed rate, unthrottled, and a flood that
+ * starves timers (see `_churn.ts`).
+ */
+export const CHURN_RATES = [33_000, 0, -1];
+
+/** How a churn rate is named in logs and targets. */
+export function churnLabel(rate: number): string {
+  return rate === 0
+    ? "unthrottled"
+    : rate < 0
+    ? "flood (MessageChannel)"
+    : `${rate} ops/s`;
+}
 /** Seconds of churn per run at full scale (issue 12's setup). */
 export const CHURN_SECONDS = 45;
 
@@ -95,7 +107,8 @@ export async function runScaleBench(
   sizes: number[],
   runs: number,
   log: (line: string) => void = console.log,
-  options: { churnSeconds?: number; churnOnly?: boolean } = {},
+  options: { churnSeconds?: number; churnOnly?: boolean; rates?: number[] } =
+    {},
 ): Promise<ScaleResult[]> {
   const results: ScaleResult[] = [];
   const churnSeconds = options.churnSeconds ?? 0;
@@ -132,7 +145,7 @@ export async function runScaleBench(
       );
       if (churnHere) {
         result.churn = [];
-        for (const rate of CHURN_RATES) {
+        for (const rate of options.rates ?? CHURN_RATES) {
           const runsOf: ChurnRun[] = [];
           for (let r = 0; r < runs; r++) {
             const copy = `${dir}/churn.db`;
@@ -193,7 +206,7 @@ function describeChurn(c: ChurnResult): string {
     s === undefined
       ? "-"
       : [s.min, s.median, s.max].map((x) => x.toFixed(digits)).join("/");
-  return `  churn ${c.rate === 0 ? "unthrottled" : `${c.rate} ops/s`}, ` +
+  return `  churn ${churnLabel(c.rate)}, ` +
     `${c.seconds} s (min/median/max): longest pause ` +
     `${mmm(c.maxPauseMs, 1)} ms (${mmm(c.maxPauseCompactingMs, 1)} ms ` +
     `compacting, ${mmm(c.maxPauseIdleMs, 1)} ms not) at ` +
@@ -322,7 +335,8 @@ if (import.meta.main) {
       console.log,
       {
         churnSeconds: CHURN_SECONDS / flags.divisor,
-        churnOnly: flags.only.includes("scale-churn"),
+        churnOnly: flags.only.some((id) => id.startsWith("scale-churn")),
+        rates: flags.only.includes("scale-churn-flood") ? [-1] : CHURN_RATES,
       },
     );
     if (flags.out !== undefined) {
