@@ -425,7 +425,7 @@ export class BuntStore implements SessionStore, AsyncDisposable {
         current: (key, now) =>
           key.startsWith(INDEX_KEY_PREFIX)
             ? this.#owners.entryOf(key, now)
-            : this.#keyspace.get(key, now),
+            : this.#keyspace.entry(key, now),
         now: this.#now,
         cancelled: () => this.#closing !== undefined,
         adopt: (file) => {

@@ -112,6 +112,22 @@ export class Keyspace {
   }
 
   /**
+   * `key`'s value and expiry, unless missing or expired at `now`, for a
+   * compaction writing the keys changed while it ran. The value is a view
+   * into the arena, valid only until the next change.
+   */
+  entry(
+    key: string,
+    now: number,
+  ): { value: Uint8Array; expiresAt: number } | undefined {
+    const slot = this.#lookupString(key);
+    if (slot === NONE) return undefined;
+    const expiresAt = this.#expiresAt[slot]!;
+    if (expiresAt <= now) return undefined;
+    return { value: this.#value(slot), expiresAt };
+  }
+
+  /**
    * Stores a copy of `value` under `key`; returns what it replaced, to
    * restore if the write fails or release once it is done.
    */
