@@ -121,6 +121,11 @@ export interface HttpResult {
    * the measured runs (requests handled in one event-loop turn share one).
    */
   writeRequestsPerLogWrite?: number;
+  /**
+   * express-session only: completed write requests whose update another
+   * request of the same session overwrote (see `checkCounters`).
+   */
+  lostWrites?: number;
 }
 
 /** Durations and load of one HTTP bench. */
@@ -222,8 +227,9 @@ export async function runHttpBench(
     const results = [];
     for (const t of loaded) {
       const logWritesAfter = await logWrites(t.base);
-      await checkCounters(t, config);
+      const lostWrites = await checkCounters(t, config);
       const result = resultOf(t, loaded[0]!, config);
+      if (lostWrites > 0) result.lostWrites = lostWrites;
       if (logWritesAfter !== undefined && t.logWritesBefore !== undefined) {
         result.writeRequestsPerLogWrite = result.writeRequests /
           (logWritesAfter - t.logWritesBefore);
@@ -282,12 +288,18 @@ async function startTarget(
   };
 }
 
-/** Checks that no write was lost or invented (session targets only). */
+/**
+ * Checks that no write was lost or invented (session targets only), and
+ * returns the writes lost. Only express-session may lose some: without
+ * locking, two requests of one session in flight at once overwrite each
+ * other (expressjs/session#606), which the bench reports, not hides; any
+ * other target fails.
+ */
 async function checkCounters(
   t: Loaded,
   config: HttpBenchConfig,
-): Promise<void> {
-  if (!t.target.sessions) return;
+): Promise<number> {
+  if (!t.target.sessions) return 0;
   const writes = t.runs.flatMap((r) => r.write);
   const completed = writes.reduce((sum, w) => sum + w.requests, 0);
   const grown = (await sumCounters(t.base, t.cookies)) - t.countersBefore;
@@ -297,10 +309,12 @@ async function checkCounters(
   const slack = 2 * config.runs *
     config.shapes.reduce((sum, s) => sum + s.connections, 0);
   check(
-    grown >= completed && grown <= completed + slack,
+    (grown >= completed || t.target.runtime === "node") &&
+      grown <= completed + slack,
     `${t.target.id}: session counters grew by ${grown} over ` +
       `${completed} completed write requests (lost or invented writes)`,
   );
+  return Math.max(0, completed - grown);
 }
 
 function resultOf(
@@ -365,7 +379,10 @@ function describe(r: HttpResult): string {
       ? ""
       : `\n  ${
         r.writeRequestsPerLogWrite.toFixed(1)
-      } write requests per write(2) to the log`);
+      } write requests per write(2) to the log`) +
+    (r.lostWrites === undefined
+      ? ""
+      : `\n  ${r.lostWrites} writes lost to concurrent requests of one session`);
 }
 
 /** The config's wrk shapes, for log lines. */
