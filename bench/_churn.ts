@@ -193,26 +193,19 @@ async function fixedRate(
  * store at all, it made a 1 ms timer 50 ms late, and a `setImmediate`
  * ran once per ~40 ms.)
  */
-async function unthrottled(
+function unthrottled(
   store: BuntStore,
   model: Model,
   config: ChurnConfig,
   expiry: Date,
 ): Promise<number> {
-  const pending = new Pending();
-  const end = performance.now() + config.seconds * 1000;
-  let issued = 0;
-  while (performance.now() < end) {
-    const batch = [];
-    for (let k = 0; k < UNTHROTTLED_BATCH; k++) {
-      batch.push(model.step(store, expiry));
-    }
-    issued += UNTHROTTLED_BATCH;
-    pending.add(Promise.all(batch));
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  await pending.settle();
-  return issued;
+  return asFastAsAcknowledged(
+    store,
+    model,
+    config,
+    expiry,
+    () => new Promise((resolve) => setImmediate(resolve)),
+  );
 }
 
 /**
@@ -228,27 +221,45 @@ async function flood(
   config: ChurnConfig,
   expiry: Date,
 ): Promise<number> {
-  const pending = new Pending();
-  const end = performance.now() + config.seconds * 1000;
   const channel = new MessageChannel();
   let wake = () => {};
   channel.port1.onmessage = () => wake();
-  let issued = 0;
   try {
-    while (performance.now() < end) {
-      const batch = [];
-      for (let k = 0; k < UNTHROTTLED_BATCH; k++) {
-        batch.push(model.step(store, expiry));
-      }
-      issued += UNTHROTTLED_BATCH;
-      pending.add(Promise.all(batch));
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        channel.port2.postMessage(0);
-      });
-    }
+    return await asFastAsAcknowledged(
+      store,
+      model,
+      config,
+      expiry,
+      () =>
+        new Promise<void>((resolve) => {
+          wake = resolve;
+          channel.port2.postMessage(0);
+        }),
+    );
   } finally {
     channel.port1.close();
+  }
+}
+
+/** Issues a batch, yields with `turn`, and again until the time is up. */
+async function asFastAsAcknowledged(
+  store: BuntStore,
+  model: Model,
+  config: ChurnConfig,
+  expiry: Date,
+  turn: () => Promise<unknown>,
+): Promise<number> {
+  const pending = new Pending();
+  const end = performance.now() + config.seconds * 1000;
+  let issued = 0;
+  while (performance.now() < end) {
+    const batch = [];
+    for (let k = 0; k < UNTHROTTLED_BATCH; k++) {
+      batch.push(model.step(store, expiry));
+    }
+    issued += UNTHROTTLED_BATCH;
+    pending.add(Promise.all(batch));
+    await turn();
   }
   await pending.settle();
   return issued;
