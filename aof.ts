@@ -32,6 +32,7 @@ import {
   removeStaleTemp,
   tempPath,
   writeAll,
+  writeAllAsync,
 } from "./_aof/files.ts";
 
 export type { LogRecord } from "./_aof/record.ts";
@@ -42,12 +43,22 @@ export {
   type ResilientScan,
   scanResilient,
 } from "./_aof/resilient_scan.ts";
-export { parentDirectory, syncDirectory, writeAll } from "./_aof/files.ts";
+export {
+  parentDirectory,
+  syncDirectory,
+  writeAll,
+  writeAllAsync,
+} from "./_aof/files.ts";
 
 /** The file operations the log uses; tests wrap them to inject faults. */
 export interface LogFile {
   /** Writes some of `bytes` at the end of the file; returns how many. */
   writeSync(bytes: Uint8Array): number;
+  /**
+   * Writes some of `bytes` at the end of the file from another thread;
+   * resolves with how many.
+   */
+  write(bytes: Uint8Array): Promise<number>;
   /** Flushes written data to the device. */
   syncData(): Promise<void>;
   /** Cuts the file to `size` bytes. */
@@ -360,20 +371,43 @@ export interface AppendTarget {
  * @throws {LogBrokenError} When the cut-back fails too.
  */
 export function appendAll(log: AppendTarget, bytes: Uint8Array): void {
-  const { file } = log;
   try {
-    writeAll(file, bytes);
+    writeAll(log.file, bytes);
   } catch (error) {
-    // Cut back even when no call reported bytes written: a call that fails
-    // may still have put some in the file, and they would become a damaged
-    // record in the middle of the log once later writes follow.
-    try {
-      file.truncateSync(log.size);
-    } catch (truncateError) {
-      throw new LogBrokenError(log.path, { cause: [error, truncateError] });
-    }
-    throw error;
+    throw cutBack(log, error);
   }
+}
+
+/**
+ * Like {@linkcode appendAll}, but the write runs on another thread, so the
+ * event loop does not wait for it.
+ *
+ * @throws {LogBrokenError} When the cut-back fails too.
+ */
+export async function appendAllAsync(
+  log: AppendTarget,
+  bytes: Uint8Array,
+): Promise<void> {
+  try {
+    await writeAllAsync(log.file, bytes);
+  } catch (error) {
+    throw cutBack(log, error);
+  }
+}
+
+/**
+ * Cuts the log back to `log.size` after a failed write and returns what to
+ * throw. Cut back even when no call reported bytes written: a call that
+ * fails may still have put some in the file, and they would become a
+ * damaged record in the middle of the log once later writes follow.
+ */
+function cutBack(log: AppendTarget, error: unknown): unknown {
+  try {
+    log.file.truncateSync(log.size);
+  } catch (truncateError) {
+    return new LogBrokenError(log.path, { cause: [error, truncateError] });
+  }
+  return error;
 }
 
 function damaged(path: string, offset: number, error: unknown): unknown {

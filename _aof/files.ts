@@ -23,6 +23,17 @@ export function writeAll(
   }
 }
 
+/** Writes all of `bytes` off the event loop, calling `write` until done. */
+export async function writeAllAsync(
+  file: { write(bytes: Uint8Array): Promise<number> },
+  bytes: Uint8Array,
+): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) {
+    written += await file.write(bytes.subarray(written));
+  }
+}
+
 /** Fsyncs a directory so a rename in it survives a power cut. */
 export async function syncDirectory(directory: string): Promise<void> {
   const handle = await Deno.open(directory === "" ? "." : directory, {

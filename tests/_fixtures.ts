@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { LogFile } from "../aof.ts";
 import { BuntStore, type BuntStoreOptions } from "../store.ts";
 import { type StoreHooks, withHooks } from "../_store/hooks.ts";
 
@@ -65,6 +66,15 @@ export async function tempDir(): Promise<TempDir> {
       await Deno.remove(dir, { recursive: true });
     },
   };
+}
+
+/**
+ * A test's wrapper of the log's handle, completed with the write made off
+ * the event loop, which goes through the wrapper's `writeSync`: a fault a
+ * test injects there hits both write paths.
+ */
+export function logFile(file: Omit<LogFile, "write">): LogFile {
+  return { ...file, write: async (bytes) => file.writeSync(bytes) };
 }
 
 /** Resolves after `ms` milliseconds of wall time. */

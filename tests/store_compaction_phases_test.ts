@@ -12,6 +12,7 @@ import {
   bytes,
   contents,
   FIXED_NOW,
+  logFile,
   openHooked,
   sorted,
   tempDir,
@@ -199,21 +200,22 @@ for (const fault of ["write", "fsync"] as const) {
           {
             sync: "always",
             onError: (error) => errors.push(error),
-            wrapFile: (file) => ({
-              writeSync: (data) => {
-                if (failing.writes > 0 && failing.writes-- > 0) {
-                  throw new Error("injected write failure");
-                }
-                return file.writeSync(data);
-              },
-              syncData: async () => {
-                await file.syncData();
-                if (failing.syncs > 0 && failing.syncs-- > 0) {
-                  throw new Error("injected fsync failure");
-                }
-              },
-              truncateSync: (size) => file.truncateSync(size),
-            }),
+            wrapFile: (file) =>
+              logFile({
+                writeSync: (data) => {
+                  if (failing.writes > 0 && failing.writes-- > 0) {
+                    throw new Error("injected write failure");
+                  }
+                  return file.writeSync(data);
+                },
+                syncData: async () => {
+                  await file.syncData();
+                  if (failing.syncs > 0 && failing.syncs-- > 0) {
+                    throw new Error("injected fsync failure");
+                  }
+                },
+                truncateSync: (size) => file.truncateSync(size),
+              }),
             compactionPhase: (phase) => {
               if (phase !== at) return;
               if (fault === "write") failing.writes = 1;

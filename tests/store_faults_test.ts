@@ -11,6 +11,7 @@ import {
   bytes,
   contents,
   FIXED_NOW,
+  logFile,
   ManualHousekeeping,
   openHooked,
   prng,
@@ -37,32 +38,35 @@ class Faults {
   errors: Error[] = [];
   #shortDone = false;
 
-  readonly wrap = (file: Deno.FsFile): LogFile => ({
-    writeSync: (data: Uint8Array) => {
-      this.writeCalls++;
-      switch (this.writeFault) {
-        case "throw":
-          throw new Error("injected ENOSPC");
-        case "partial-then-throw":
-          // Some bytes reach the file, then the call fails.
-          file.writeSync(data.subarray(0, Math.ceil(data.length / 2)));
-          throw new Error("injected EIO after a partial write");
-        case "short-then-throw":
-          if (!this.#shortDone) {
-            this.#shortDone = true;
-            return file.writeSync(data.subarray(0, Math.ceil(data.length / 2)));
-          }
-          throw new Error("injected ENOSPC after a short write");
-      }
-      return file.writeSync(data);
-    },
-    syncData: async () => {
-      this.syncCalls++;
-      if (this.syncFault) throw new Error("injected EIO on fsync");
-      if (!this.instantSync) await file.syncData();
-    },
-    truncateSync: (size: number) => file.truncateSync(size),
-  });
+  readonly wrap = (file: Deno.FsFile): LogFile =>
+    logFile({
+      writeSync: (data: Uint8Array) => {
+        this.writeCalls++;
+        switch (this.writeFault) {
+          case "throw":
+            throw new Error("injected ENOSPC");
+          case "partial-then-throw":
+            // Some bytes reach the file, then the call fails.
+            file.writeSync(data.subarray(0, Math.ceil(data.length / 2)));
+            throw new Error("injected EIO after a partial write");
+          case "short-then-throw":
+            if (!this.#shortDone) {
+              this.#shortDone = true;
+              return file.writeSync(
+                data.subarray(0, Math.ceil(data.length / 2)),
+              );
+            }
+            throw new Error("injected ENOSPC after a short write");
+        }
+        return file.writeSync(data);
+      },
+      syncData: async () => {
+        this.syncCalls++;
+        if (this.syncFault) throw new Error("injected EIO on fsync");
+        if (!this.instantSync) await file.syncData();
+      },
+      truncateSync: (size: number) => file.truncateSync(size),
+    });
 
   readonly onError = (error: Error) => {
     this.errors.push(error);
@@ -277,19 +281,20 @@ Deno.test('BuntStore.save() with sync "always" shares fsyncs between concurrent 
     const store = await openHooked(tmp.path, {
       sync: "always",
       now,
-      wrapFile: (file) => ({
-        writeSync: (data) => {
-          writeCalls++;
-          return file.writeSync(data);
-        },
-        syncData: async () => {
-          syncCalls++;
-          // The first fsync lasts until every save has been issued.
-          await gate.promise;
-          await file.syncData();
-        },
-        truncateSync: (size) => file.truncateSync(size),
-      }),
+      wrapFile: (file) =>
+        logFile({
+          writeSync: (data) => {
+            writeCalls++;
+            return file.writeSync(data);
+          },
+          syncData: async () => {
+            syncCalls++;
+            // The first fsync lasts until every save has been issued.
+            await gate.promise;
+            await file.syncData();
+          },
+          truncateSync: (size) => file.truncateSync(size),
+        }),
     });
     try {
       const saves = [];
@@ -394,16 +399,17 @@ Deno.test('BuntStore.shrink() does not keep writes rolled back by a failed fsync
     now,
     autoShrinkDisabled: true,
     onError: (error) => errors.push(error),
-    wrapFile: (file) => ({
-      writeSync: (data) => file.writeSync(data),
-      syncData: async () => {
-        if (!hold) return await file.syncData();
-        const gate = Promise.withResolvers<void>();
-        held.push(gate);
-        await gate.promise;
-      },
-      truncateSync: (size) => file.truncateSync(size),
-    }),
+    wrapFile: (file) =>
+      logFile({
+        writeSync: (data) => file.writeSync(data),
+        syncData: async () => {
+          if (!hold) return await file.syncData();
+          const gate = Promise.withResolvers<void>();
+          held.push(gate);
+          await gate.promise;
+        },
+        truncateSync: (size) => file.truncateSync(size),
+      }),
   });
   try {
     const saves = [];
@@ -462,26 +468,27 @@ for (const sync of ["always", "everysecond"] as const) {
       now: () => clock,
       autoShrinkDisabled: true,
       onError: () => {},
-      wrapFile: (file) => ({
-        writeSync: (data) => {
-          if (random() < faults.write) {
-            faults.injected++;
-            if (random() < 0.5) {
-              file.writeSync(data.subarray(0, data.length >> 1));
+      wrapFile: (file) =>
+        logFile({
+          writeSync: (data) => {
+            if (random() < faults.write) {
+              faults.injected++;
+              if (random() < 0.5) {
+                file.writeSync(data.subarray(0, data.length >> 1));
+              }
+              throw new Error("injected write failure");
             }
-            throw new Error("injected write failure");
-          }
-          return file.writeSync(data);
-        },
-        syncData: async () => {
-          await file.syncData();
-          if (random() < faults.sync) {
-            faults.injected++;
-            throw new Error("injected fsync failure");
-          }
-        },
-        truncateSync: (size) => file.truncateSync(size),
-      }),
+            return file.writeSync(data);
+          },
+          syncData: async () => {
+            await file.syncData();
+            if (random() < faults.sync) {
+              faults.injected++;
+              throw new Error("injected fsync failure");
+            }
+          },
+          truncateSync: (size) => file.truncateSync(size),
+        }),
     });
     let resolved = 0;
     let rejected = 0;
@@ -580,16 +587,17 @@ Deno.test("BuntStore.delete() of a key whose pending delete fails does not repor
       sync: "always",
       now,
       onError: () => {},
-      wrapFile: (file) => ({
-        writeSync: (data) => file.writeSync(data),
-        syncData: async () => {
-          if (!hold) return await file.syncData();
-          const gate = Promise.withResolvers<void>();
-          held.push(gate);
-          await gate.promise;
-        },
-        truncateSync: (size) => file.truncateSync(size),
-      }),
+      wrapFile: (file) =>
+        logFile({
+          writeSync: (data) => file.writeSync(data),
+          syncData: async () => {
+            if (!hold) return await file.syncData();
+            const gate = Promise.withResolvers<void>();
+            held.push(gate);
+            await gate.promise;
+          },
+          truncateSync: (size) => file.truncateSync(size),
+        }),
     });
     try {
       await store.save("k", bytes("v"), expiry);

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { BuntStore } from "../mod.ts";
 import { run } from "./_cli_helpers.ts";
-import { bytes, FIXED_NOW, openHooked, tempDir } from "./_fixtures.ts";
+import { bytes, FIXED_NOW, logFile, openHooked, tempDir } from "./_fixtures.ts";
 
 const now = () => FIXED_NOW;
 const expiry = new Date(FIXED_NOW + 3_600_000);
@@ -185,20 +185,21 @@ Deno.test("BuntStore.save() on a full disk names the file and says what to do", 
   await using store = await openHooked(tmp.path, {
     now,
     onError: () => {},
-    wrapFile: (file) => ({
-      writeSync: (data) => {
-        // What Deno throws for ENOSPC: a plain Error with a code.
-        if (full) {
-          throw Object.assign(
-            new Error("No space left on device (os error 28)"),
-            { code: "ENOSPC" },
-          );
-        }
-        return file.writeSync(data);
-      },
-      syncData: () => file.syncData(),
-      truncateSync: (size) => file.truncateSync(size),
-    }),
+    wrapFile: (file) =>
+      logFile({
+        writeSync: (data) => {
+          // What Deno throws for ENOSPC: a plain Error with a code.
+          if (full) {
+            throw Object.assign(
+              new Error("No space left on device (os error 28)"),
+              { code: "ENOSPC" },
+            );
+          }
+          return file.writeSync(data);
+        },
+        syncData: () => file.syncData(),
+        truncateSync: (size) => file.truncateSync(size),
+      }),
   });
   full = true;
   await assert.rejects(

@@ -9,7 +9,7 @@ import {
   StoreLockedError,
 } from "../mod.ts";
 import type { StoreHooks } from "../_store/hooks.ts";
-import { openHooked, tempDir, withLiveLoop } from "./_fixtures.ts";
+import { logFile, openHooked, tempDir, withLiveLoop } from "./_fixtures.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -489,18 +489,19 @@ Deno.test("BuntStore refuses writes once a failed write cannot be cut back", asy
   let failing = false;
   await using t = await tempStore({
     onError: () => {},
-    wrapFile: (file) => ({
-      writeSync: (bytes) => {
-        if (!failing) return file.writeSync(bytes);
-        file.writeSync(bytes.subarray(0, 3));
-        throw new Error("disk on fire");
-      },
-      syncData: () => file.syncData(),
-      truncateSync: (size) => {
-        if (failing) throw new Error("cannot truncate");
-        file.truncateSync(size);
-      },
-    }),
+    wrapFile: (file) =>
+      logFile({
+        writeSync: (bytes) => {
+          if (!failing) return file.writeSync(bytes);
+          file.writeSync(bytes.subarray(0, 3));
+          throw new Error("disk on fire");
+        },
+        syncData: () => file.syncData(),
+        truncateSync: (size) => {
+          if (failing) throw new Error("cannot truncate");
+          file.truncateSync(size);
+        },
+      }),
   });
   const expiry = new Date(Date.now() + HOUR);
   await t.store.save("kept", encoder.encode("1"), expiry);
