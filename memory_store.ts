@@ -73,10 +73,8 @@ export class MemoryStore implements SessionStore, AsyncDisposable {
     this.#sweeper = new Sweeper(options.sweepInterval ?? 1000, {
       keyspace: this.#keyspace,
       now: this.#now,
-      onExpired: (keys) => {
-        for (const key of keys) this.#owners.delete(key);
-        options.onExpired?.(keys);
-      },
+      forget: (key) => this.#owners.delete(key),
+      onExpired: options.onExpired,
     });
   }
 

@@ -102,11 +102,9 @@ export class BuntStore implements SessionStore, AsyncDisposable {
     this.#sweeper = new Sweeper(options.sweepInterval ?? 1000, {
       keyspace: this.#keyspace,
       now: this.#now,
-      onExpired: (keys) => {
-        // The index records expire on disk by themselves.
-        for (const key of keys) this.#owners.delete(key);
-        options.onExpired?.(keys);
-      },
+      // The index records expire on disk by themselves.
+      forget: (key) => this.#owners.delete(key),
+      onExpired: options.onExpired,
     });
   }
 

@@ -17,6 +17,8 @@ export interface SweepTarget {
   keyspace: Keyspace;
   /** The store's clock. */
   now: () => number;
+  /** Called with each removed key, within the slice's time budget. */
+  forget: (key: string) => void;
   /** Told which keys each slice removed. */
   onExpired: ((keys: string[]) => void) | undefined;
 }
@@ -68,8 +70,8 @@ export class Sweeper {
 
   /** Removes one slice of expired entries; returns whether more remain. */
   #sweepSlice(): boolean {
-    const { keyspace, now, onExpired } = this.#target;
-    const { expired, more } = keyspace.sweep(now(), SWEEP_SLICE_MS);
+    const { keyspace, now, forget, onExpired } = this.#target;
+    const { expired, more } = keyspace.sweep(now(), SWEEP_SLICE_MS, forget);
     if (expired.length > 0) onExpired?.(expired);
     return more;
   }

@@ -172,3 +172,23 @@ Deno.test("ValueArena reuses freed cells before growing", () => {
   assert.equal(arena.bytes, peak);
   assert.deepEqual(arena.view(keep, 100), new Uint8Array(100));
 });
+
+Deno.test("Keyspace.sweep() counts the caller's per-key work in its budget", () => {
+  const keyspace = new Keyspace();
+  for (let i = 0; i < 1000; i++) {
+    keyspace.release(keyspace.set(`k${i}`, new Uint8Array(8), 100));
+  }
+  const forgotten: string[] = [];
+  // Each key's cleanup takes at least 0.2 ms, so 64 keys are well past a
+  // 5 ms budget by the first look at the clock.
+  const slow = (key: string) => {
+    forgotten.push(key);
+    const until = performance.now() + 0.2;
+    while (performance.now() < until);
+  };
+  const { expired, more } = keyspace.sweep(200, 5, slow);
+  assert.equal(more, true);
+  assert.equal(expired.length, 64);
+  assert.deepEqual(forgotten, expired);
+  assert.equal(keyspace.rawSize, 1000 - 64);
+});
