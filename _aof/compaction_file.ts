@@ -11,6 +11,7 @@ import {
   removeStaleTemp,
   tempPath,
   writeAll,
+  writeAllAsync,
 } from "./files.ts";
 
 /**
@@ -66,6 +67,15 @@ export class CompactionFile {
   /** Appends encoded records. */
   write(bytes: Uint8Array): void {
     writeAll(this.#file, bytes);
+    this.#size += bytes.length;
+  }
+
+  /**
+   * Appends encoded records from another thread, so the event loop does
+   * not wait for the disk. Not to be called while another append runs.
+   */
+  async append(bytes: Uint8Array): Promise<void> {
+    await writeAllAsync(this.#file, bytes);
     this.#size += bytes.length;
   }
 

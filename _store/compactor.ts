@@ -75,6 +75,8 @@ const SLICE_MS = 4;
 const MAX_SLICE_MS = 12;
 /** Bytes encoded before a write to the temp file. */
 const CHUNK_BYTES = 256 * 1024;
+/** Most bytes encoded while waiting for the temp file's write to end. */
+const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 /** Records encoded between two looks at the clock. */
 const CLOCK_STRIDE = 64;
 /**
@@ -243,6 +245,8 @@ class SlicedWriter {
   readonly target: CompactionTarget;
   readonly records = new RecordWriter();
   readonly #temp: CompactionFile;
+  /** The chunk being written from another thread, if any. */
+  #appending: Promise<void> | undefined;
 
   constructor(target: CompactionTarget, temp: CompactionFile) {
     this.target = target;
@@ -252,7 +256,12 @@ class SlicedWriter {
   /**
    * Runs `steps` in slices of {@linkcode SLICE_MS} (up to
    * {@linkcode MAX_SLICE_MS} after a long wait) with the event loop free
-   * between them. Returns false when the store is closing.
+   * between them. Every {@linkcode CHUNK_BYTES} encoded are written from
+   * another thread while encoding goes on, because a write(2) here waited
+   * up to 17–36 ms for the disk while the log was being fsynced; while one
+   * chunk is being written the next keeps growing, up to
+   * {@linkcode MAX_BUFFERED_BYTES}. Returns false when the store is
+   * closing.
    */
   async write(steps: Iterator<void>): Promise<boolean> {
     let done = false;
@@ -272,13 +281,24 @@ class SlicedWriter {
           done = true;
           break;
         }
-        if (this.records.length >= CHUNK_BYTES) this.#flush();
+        if (this.records.length >= CHUNK_BYTES) {
+          if (this.#appending === undefined) this.#startAppend();
+          else if (this.records.length >= MAX_BUFFERED_BYTES) break;
+        }
         if (count % CLOCK_STRIDE === 0 && performance.now() > deadline) break;
       }
-      this.#flush();
       yielded = performance.now();
-      await yieldToEventLoop();
-      if (this.target.cancelled()) return false;
+      if (this.records.length >= MAX_BUFFERED_BYTES) await this.#appending;
+      else await yieldToEventLoop();
+      if (this.target.cancelled()) {
+        await this.#appending?.catch(() => {});
+        return false;
+      }
+    }
+    await this.#appending;
+    if (this.records.length > 0) {
+      this.#startAppend();
+      await this.#appending;
     }
     return true;
   }
@@ -295,6 +315,19 @@ class SlicedWriter {
     if (this.records.length === 0) return;
     this.#temp.write(this.records.view());
     this.records.reset();
+  }
+
+  /** Starts writing the encoded records from another thread. */
+  #startAppend(): void {
+    const bytes = this.records.view().slice();
+    this.records.reset();
+    const appending = this.#temp.append(bytes).finally(() => {
+      this.#appending = undefined;
+    });
+    // Awaited later (its failure fails the compaction then); handled now
+    // so a failure is not reported as unhandled meanwhile.
+    appending.catch(() => {});
+    this.#appending = appending;
   }
 }
 
