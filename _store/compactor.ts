@@ -75,8 +75,12 @@ const SLICE_MS = 4;
 const MAX_SLICE_MS = 12;
 /** Bytes encoded before a write to the temp file. */
 const CHUNK_BYTES = 256 * 1024;
-/** Most bytes encoded while waiting for the temp file's write to end. */
-const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+/**
+ * Most bytes encoded while a chunk is written from another thread: more
+ * would make the buffer grow by doubling, and each fresh multi-megabyte
+ * buffer cost thousands of page faults (~10 µs each on our VMs).
+ */
+const MAX_BUFFERED_BYTES = 1024 * 1024;
 /** Records encoded between two looks at the clock. */
 const CLOCK_STRIDE = 64;
 /**
@@ -256,12 +260,12 @@ class SlicedWriter {
   /**
    * Runs `steps` in slices of {@linkcode SLICE_MS} (up to
    * {@linkcode MAX_SLICE_MS} after a long wait) with the event loop free
-   * between them. Every {@linkcode CHUNK_BYTES} encoded are written from
-   * another thread while encoding goes on, because a write(2) here waited
-   * up to 17–36 ms for the disk while the log was being fsynced; while one
-   * chunk is being written the next keeps growing, up to
-   * {@linkcode MAX_BUFFERED_BYTES}. Returns false when the store is
-   * closing.
+   * between them, writing every {@linkcode CHUNK_BYTES} encoded. While the
+   * log is being fsynced, chunks are written from another thread as
+   * encoding goes on (a write(2) then waited up to 17–36 ms for the disk),
+   * with at most {@linkcode MAX_BUFFERED_BYTES} encoded meanwhile; at other
+   * times here, which keeps up with writers at full speed. Returns false
+   * when the store is closing.
    */
   async write(steps: Iterator<void>): Promise<boolean> {
     let done = false;
@@ -282,8 +286,10 @@ class SlicedWriter {
           break;
         }
         if (this.records.length >= CHUNK_BYTES) {
-          if (this.#appending === undefined) this.#startAppend();
-          else if (this.records.length >= MAX_BUFFERED_BYTES) break;
+          if (this.#appending !== undefined) {
+            if (this.records.length >= MAX_BUFFERED_BYTES) break;
+          } else if (this.target.queue.syncing) this.#startAppend();
+          else this.#flush();
         }
         if (count % CLOCK_STRIDE === 0 && performance.now() > deadline) break;
       }

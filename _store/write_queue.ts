@@ -249,6 +249,11 @@ export class WriteQueue {
     while (this.#syncing !== undefined) await this.#syncing;
   }
 
+  /** Whether an fsync of the log is running. */
+  get syncing(): boolean {
+    return this.#syncing !== undefined;
+  }
+
   /** Whether a compaction has paused writing. */
   get paused(): boolean {
     return this.#paused;
