@@ -9,9 +9,10 @@
  */
 
 import { setImmediate } from "node:timers";
-import { appendAll, appendAllAsync, type LogFile } from "../aof.ts";
+import { appendAll, type LogFile } from "../aof.ts";
 import { LogBrokenError } from "../errors.ts";
 import { ChangeTracker } from "./change_tracker.ts";
+import { OffLoopWrites } from "./off_loop_writes.ts";
 
 /**
  * Promise hops after a flush within which a new save is taken as the next
@@ -32,12 +33,6 @@ interface Batch {
   promise: Promise<void>;
   resolve: () => void;
   reject: (error: Error) => void;
-}
-
-/** A batch flushed while a write ran off the event loop, and its bytes. */
-interface Flushed {
-  batch: Batch;
-  bytes: Uint8Array;
 }
 
 /** Counters that the store reports in its stats. */
@@ -81,10 +76,12 @@ export class WriteQueue {
   #unsynced: Batch[] = [];
   /** The running fsync; settles with its failure, if any, never rejects. */
   #syncing: Promise<Error | undefined> | undefined;
-  /** The write running off the event loop; settles, never rejects. */
-  #writing: Promise<void> | undefined;
-  /** Batches flushed since {@linkcode #writing} began, oldest first. */
-  #flushed: Flushed[] = [];
+  /** Batches written from another thread while an fsync runs. */
+  readonly #offLoop = new OffLoopWrites<Batch>({
+    target: () => ({ file: this.#file, path: this.#path, size: this.#size }),
+    written: (bytes, batches) => this.#writtenOffLoop(bytes, batches),
+    failed: (error, batches) => this.#failedOffLoop(error, batches),
+  });
   #paused = false;
   /** Microtask hops left in which a save follows a flush (see below). */
   #followUpHops = 0;
@@ -130,7 +127,7 @@ export class WriteQueue {
    */
   get idle(): boolean {
     return this.#batch === undefined && this.#unsynced.length === 0 &&
-      this.#syncing === undefined && this.#writing === undefined;
+      this.#syncing === undefined && !this.#offLoop.busy;
   }
 
   /**
@@ -166,12 +163,11 @@ export class WriteQueue {
     if (batch === undefined || this.#paused) return;
     this.#batch = undefined;
     if (
-      this.#writing !== undefined ||
+      this.#offLoop.busy ||
       (this.#syncing !== undefined && this.#policy === "everysecond")
     ) {
-      this.#flushed.push({ batch, bytes: this.records.view().slice() });
+      this.#offLoop.add(batch, this.records.view().slice());
       this.records.reset();
-      this.#writeOffLoop();
       return;
     }
     const bytes = this.records.view();
@@ -206,7 +202,7 @@ export class WriteQueue {
    */
   async sync(): Promise<void> {
     this.flush();
-    const writing = this.#written();
+    const writing = this.#offLoop.settled();
     if (writing !== undefined) await writing;
     const running = await this.#syncing;
     if (this.#policy === "always") {
@@ -245,7 +241,7 @@ export class WriteQueue {
    */
   async pause(): Promise<void> {
     this.#paused = true;
-    await this.#written();
+    await this.#offLoop.settled();
     while (this.#syncing !== undefined) await this.#syncing;
   }
 
@@ -304,50 +300,28 @@ export class WriteQueue {
     else setImmediate(() => this.flush());
   }
 
-  /**
-   * Writes every flushed batch waiting for the write off the event loop in
-   * one write, unless one is running (it starts the next when it ends). A
-   * failed write undoes its batches and every change made after them,
-   * newest first, as they may have changed the same keys.
-   */
-  #writeOffLoop(): void {
-    if (this.#writing !== undefined || this.#flushed.length === 0) return;
-    const group = this.#flushed.splice(0);
-    const bytes = concat(group.map((flushed) => flushed.bytes));
-    const log = { file: this.#file, path: this.#path, size: this.#size };
-    this.#writing = appendAllAsync(log, bytes).then(
-      () => {
-        this.#writing = undefined;
-        this.#size += bytes.length;
-        this.counters.writes++;
-        this.counters.bytesWritten += bytes.length;
-        for (const { batch } of group) batch.resolve();
-        this.#openFollowUpWindow();
-        this.#writeOffLoop();
-      },
-      (error) => {
-        this.#writing = undefined;
-        if (error instanceof LogBrokenError) this.#broken = error;
-        // A compaction may have read the undone changes.
-        this.#rollbacks++;
-        const later = this.#flushed.splice(0).map((flushed) => flushed.batch);
-        const current = this.#batch;
-        this.#batch = undefined;
-        this.records.reset();
-        const batches = group.map((flushed) => flushed.batch);
-        batches.push(...later, ...(current ? [current] : []));
-        this.#fail(batches, "write", error);
-      },
-    );
+  #writtenOffLoop(bytes: number, batches: Batch[]): void {
+    this.#size += bytes;
+    this.counters.writes++;
+    this.counters.bytesWritten += bytes;
+    for (const batch of batches) batch.resolve();
+    this.#openFollowUpWindow();
   }
 
   /**
-   * Settles once every batch flushed so far is written or has failed;
-   * undefined when none is waiting, so callers add no promise hop.
+   * An off-loop write failed: undo its batches and every change made after
+   * them (queued batches, then the current one), newest first, as they may
+   * have changed the same keys.
    */
-  #written(): Promise<void> | undefined {
-    const last = this.#flushed.at(-1)?.batch.promise ?? this.#writing;
-    return last?.then(() => {}, () => {});
+  #failedOffLoop(error: unknown, batches: Batch[]): void {
+    if (error instanceof LogBrokenError) this.#broken = error;
+    // A compaction may have read the undone changes.
+    this.#rollbacks++;
+    const current = this.#batch;
+    this.#batch = undefined;
+    this.records.reset();
+    if (current !== undefined) batches.push(current);
+    this.#fail(batches, "write", error);
   }
 
   /**
@@ -443,19 +417,6 @@ export class WriteQueue {
       { cause: error },
     );
   }
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  let length = 0;
-  for (const chunk of chunks) length += chunk.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
 }
 
 function message(error: unknown): string {
