@@ -43,12 +43,7 @@ export {
   type ResilientScan,
   scanResilient,
 } from "./_aof/resilient_scan.ts";
-export {
-  parentDirectory,
-  syncDirectory,
-  writeAll,
-  writeAllAsync,
-} from "./_aof/files.ts";
+export { parentDirectory, syncDirectory, writeAll } from "./_aof/files.ts";
 
 /** The file operations the log uses; tests wrap them to inject faults. */
 export interface LogFile {

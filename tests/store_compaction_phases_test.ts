@@ -97,6 +97,16 @@ class Model {
   }
 }
 
+/** Checks the model against the log at `path`, reopened. */
+async function checkReopened(
+  path: string,
+  model: Model,
+  now: number,
+): Promise<void> {
+  await using reopened = await BuntStore.open(path, { now: () => now });
+  await model.check(reopened, now, "reopened");
+}
+
 /** A store with a manual clock and a few entries of every kind. */
 async function setUp(
   path: string,
@@ -173,14 +183,7 @@ for (const sync of ["everysecond", "always"] as const) {
         } finally {
           await store.close();
         }
-        const reopened = await BuntStore.open(tmp.path, {
-          now: () => clock.now,
-        });
-        try {
-          await model.check(reopened, clock.now, "reopened");
-        } finally {
-          await reopened.close();
-        }
+        await checkReopened(tmp.path, model, clock.now);
       });
     }
   });
@@ -241,14 +244,7 @@ for (const fault of ["write", "fsync"] as const) {
         } finally {
           await store.close();
         }
-        const reopened = await BuntStore.open(tmp.path, {
-          now: () => clock.now,
-        });
-        try {
-          await model.check(reopened, clock.now, "reopened");
-        } finally {
-          await reopened.close();
-        }
+        await checkReopened(tmp.path, model, clock.now);
       });
     }
   });

@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import type { LogFile } from "../aof.ts";
 import type { BuntStore } from "../mod.ts";
+import type { StoreHooks } from "../_store/hooks.ts";
 import {
   bytes,
   contents,
@@ -75,44 +76,42 @@ class HeldFsync {
   }
 }
 
-async function openHeld(
-  path: string,
-  log: HeldFsync,
-  clock: ManualHousekeeping,
-) {
-  return await openHooked(path, {
+/**
+ * Opens an `"everysecond"` store on a {@linkcode HeldFsync} log, saves "a",
+ * starts an fsync that stays open until released, and runs `body`; then
+ * closes the store and returns what a reopen finds.
+ */
+async function withFsyncHeld(
+  body: (store: BuntStore, log: HeldFsync, path: string) => Promise<void>,
+  compactionPhase?: StoreHooks["compactionPhase"],
+): Promise<[string, string][]> {
+  await using tmp = await tempDir();
+  const log = new HeldFsync();
+  const clock = new ManualHousekeeping();
+  const store = await openHooked(tmp.path, {
     sync: "everysecond",
     now,
     wrapFile: log.wrap,
     onError: log.onError,
     startHousekeeping: clock.start,
+    ...(compactionPhase === undefined ? {} : { compactionPhase }),
   });
-}
-
-async function reopened(path: string): Promise<[string, string][]> {
-  await using store = await openHooked(path, { now });
-  return sorted(await contents(store));
-}
-
-/** Saves "a", then starts an fsync that stays open until released. */
-async function fsyncHeldOpen(
-  store: BuntStore,
-  log: HeldFsync,
-  clock: ManualHousekeeping,
-): Promise<void> {
-  await store.save("a", bytes("1"), expiry);
-  assert.equal(log.syncWrites, 1, "a save with no fsync running: writeSync");
-  log.hold();
-  await clock.tickAndWait();
+  try {
+    await store.save("a", bytes("1"), expiry);
+    assert.equal(log.syncWrites, 1, "a save with no fsync running: writeSync");
+    log.hold();
+    await clock.tickAndWait();
+    await body(store, log, tmp.path);
+  } finally {
+    log.release();
+    await store.close();
+  }
+  await using reopened = await openHooked(tmp.path, { now });
+  return sorted(await contents(reopened));
 }
 
 Deno.test("BuntStore.save() writes off the event loop while the everysecond fsync runs", async () => {
-  await using tmp = await tempDir();
-  const log = new HeldFsync();
-  const clock = new ManualHousekeeping();
-  const store = await openHeld(tmp.path, log, clock);
-  try {
-    await fsyncHeldOpen(store, log, clock);
+  const reopened = await withFsyncHeld(async (store, log) => {
     await Promise.all([
       store.save("b", bytes("2"), expiry),
       store.save("c", bytes("3"), expiry),
@@ -123,11 +122,8 @@ Deno.test("BuntStore.save() writes off the event loop while the everysecond fsyn
     await tick();
     await store.save("d", bytes("4"), expiry);
     assert.equal(log.syncWrites, 2, "writeSync again once the fsync is over");
-  } finally {
-    log.release();
-    await store.close();
-  }
-  assert.deepEqual(await reopened(tmp.path), [
+  });
+  assert.deepEqual(reopened, [
     ["a", "1"],
     ["b", "2"],
     ["c", "3"],
@@ -136,12 +132,7 @@ Deno.test("BuntStore.save() writes off the event loop while the everysecond fsyn
 });
 
 Deno.test("BuntStore.save() keeps batches written off the event loop in order", async () => {
-  await using tmp = await tempDir();
-  const log = new HeldFsync();
-  const clock = new ManualHousekeeping();
-  const store = await openHeld(tmp.path, log, clock);
-  try {
-    await fsyncHeldOpen(store, log, clock);
+  const reopened = await withFsyncHeld(async (store, log) => {
     // One batch per turn; each waits for the one before it.
     const saves = [];
     for (let i = 0; i < 5; i++) {
@@ -151,20 +142,12 @@ Deno.test("BuntStore.save() keeps batches written off the event loop in order", 
     log.release();
     await Promise.all(saves);
     assert.equal(log.syncWrites, 1);
-  } finally {
-    log.release();
-    await store.close();
-  }
-  assert.deepEqual(await reopened(tmp.path), [["a", "1"], ["k", "v4"]]);
+  });
+  assert.deepEqual(reopened, [["a", "1"], ["k", "v4"]]);
 });
 
 Deno.test("BuntStore.save() undoes a failed off-loop write and every change after it", async () => {
-  await using tmp = await tempDir();
-  const log = new HeldFsync();
-  const clock = new ManualHousekeeping();
-  const store = await openHeld(tmp.path, log, clock);
-  try {
-    await fsyncHeldOpen(store, log, clock);
+  const reopened = await withFsyncHeld(async (store, log) => {
     const writeFails = Promise.withResolvers<void>();
     log.failNextAsyncWrite = writeFails.promise;
     const failed = store.save("a", bytes("lost"), expiry);
@@ -184,52 +167,24 @@ Deno.test("BuntStore.save() undoes a failed off-loop write and every change afte
     assert.deepEqual(sorted(await contents(store)), [["a", "1"]]);
     log.release();
     await store.save("b", bytes("2"), expiry);
-  } finally {
-    log.release();
-    await store.close();
-  }
-  assert.deepEqual(await reopened(tmp.path), [["a", "1"], ["b", "2"]]);
+  });
+  assert.deepEqual(reopened, [["a", "1"], ["b", "2"]]);
 });
 
 Deno.test("BuntStore.sync() covers a write still in flight off the event loop", async () => {
-  await using tmp = await tempDir();
-  const log = new HeldFsync();
-  const clock = new ManualHousekeeping();
-  const store = await openHeld(tmp.path, log, clock);
-  try {
-    await fsyncHeldOpen(store, log, clock);
+  await withFsyncHeld(async (store, log, path) => {
     const saved = store.save("b", bytes("2"), expiry);
     const synced = store.sync();
     log.release();
     await Promise.all([saved, synced]);
-    assert.equal(store.stats().fileBytes, (await Deno.stat(tmp.path)).size);
+    assert.equal(store.stats().fileBytes, (await Deno.stat(path)).size);
     assert.equal(log.asyncWrites, 1);
-  } finally {
-    log.release();
-    await store.close();
-  }
+  });
 });
 
 Deno.test("BuntStore.shrink() gives up when an off-loop write it read fails", async () => {
-  await using tmp = await tempDir();
-  const log = new HeldFsync();
-  const clock = new ManualHousekeeping();
   const writeFails = Promise.withResolvers<void>();
-  const store = await openHooked(tmp.path, {
-    sync: "everysecond",
-    now,
-    wrapFile: log.wrap,
-    onError: log.onError,
-    startHousekeeping: clock.start,
-    compactionPhase: async (phase) => {
-      // The snapshot has read "lost"; now its write fails and is undone.
-      if (phase !== "rounds") return;
-      writeFails.resolve();
-      await tick();
-    },
-  });
-  try {
-    await fsyncHeldOpen(store, log, clock);
+  const reopened = await withFsyncHeld(async (store, log) => {
     log.failNextAsyncWrite = writeFails.promise;
     const lost = store.save("a", bytes("lost"), expiry);
     const shrinking = store.shrink();
@@ -237,9 +192,11 @@ Deno.test("BuntStore.shrink() gives up when an off-loop write it read fails", as
     log.release();
     await assert.rejects(shrinking, /writes were rolled back/);
     assert.deepEqual(sorted(await contents(store)), [["a", "1"]]);
-  } finally {
-    log.release();
-    await store.close();
-  }
-  assert.deepEqual(await reopened(tmp.path), [["a", "1"]]);
+  }, async (phase) => {
+    // The snapshot has read "lost"; now its write fails and is undone.
+    if (phase !== "rounds") return;
+    writeFails.resolve();
+    await tick();
+  });
+  assert.deepEqual(reopened, [["a", "1"]]);
 });
