@@ -50,6 +50,7 @@ import { destroyOwned, listOwned } from "./_session/owners.ts";
 import { iterateSessions, runWithToken } from "./_session/outside_requests.ts";
 import { checkCookieOptions, checkManagerOptions } from "./_session/options.ts";
 import { RequestSlot } from "./_session/request_slot.ts";
+import { isStoreFailure } from "./_session/store_failure.ts";
 
 export { jsonSessionCodec } from "./_session/codec.ts";
 export type { OwnerOptions, SessionStore } from "./session_store.ts";
@@ -150,9 +151,7 @@ export class SessionManager<T extends object = Record<string, unknown>> {
         response = await handler(request, ...rest);
       } catch (error) {
         await this.discard(request);
-        if (this.#contexts.get(request)?.error === error) {
-          return await this.#onError(error, request);
-        }
+        if (isStoreFailure(error)) return await this.#onError(error, request);
         throw error;
       }
       return await this.finalize(request, response);

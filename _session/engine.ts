@@ -13,6 +13,7 @@ import type { OwnerOptions, SessionStore } from "../session_store.ts";
 import { checkRecord, deepFreeze } from "./codec.ts";
 import { newToken, TokenHasher } from "./token.ts";
 import { type Loading, registryOf, type SessionRegistry } from "./registry.ts";
+import { storeFailure } from "./store_failure.ts";
 
 /** The decoded session shared by every request that uses it. */
 export interface SessionState {
@@ -38,6 +39,12 @@ export interface SessionState {
    * get no cookie, so they cannot undo the renewal in the browser.
    */
   renewed: boolean;
+  /**
+   * The store's deletion of this state, once destroyed: every request
+   * still using it waits for the outcome before it answers, so none says
+   * "logged out" for a delete that failed.
+   */
+  deletion: Promise<void> | undefined;
   /** Handles using the state now; in-use states are never evicted. */
   users: number;
   /**
@@ -142,7 +149,12 @@ export class SessionEngine {
    */
   async load(token: string): Promise<SessionState> {
     const key = this.hasher.keyOf(token);
-    // Destroyed here, and the store may not have deleted it yet.
+    const deletion = this.registry.deletionOf(key);
+    // Destroyed here and not deleted yet: if the delete fails, the session
+    // is still valid and must load, so a retried logout deletes it.
+    if (deletion !== undefined && await deletion.then(yes, no)) {
+      return this.fresh();
+    }
     if (this.registry.isDead(key)) return this.fresh();
     const pending = this.registry.loading;
     let loading = pending.get(key);
@@ -200,21 +212,33 @@ export class SessionEngine {
   /**
    * Deletes `state` from the store, after any write of it already under
    * way, and from memory; later saves of it do nothing, and no read or
-   * listing brings it back.
+   * listing brings it back. When the store fails to delete, the key is
+   * valid again for reads (it is still in the store), and the failure is
+   * thrown.
+   *
+   * @throws What the store's `delete` throws, marked as a store failure.
    */
   destroy(state: SessionState): Promise<void> {
     this.drop(state);
     const key = state.key;
     if (key === "") return Promise.resolve();
-    this.registry.kill(key);
     const owner = state.savedOwner;
-    return enqueue(state, async () => {
-      const { store } = this.settings;
-      await (owner === undefined
-        ? store.delete(key)
-        : store.delete(key, { owner }));
-      this.registry.buried(key);
+    const { store } = this.settings;
+    const deletion: Promise<void> = enqueue(state, async () => {
+      try {
+        await (owner === undefined
+          ? store.delete(key)
+          : store.delete(key, { owner }));
+      } catch (error) {
+        this.registry.revive(key, deletion);
+        throw storeFailure(error);
+      }
+      this.registry.buried(key, deletion);
     });
+    // The queued delete runs on a later microtask, after this.
+    this.registry.kill(key, deletion);
+    state.deletion = deletion;
+    return deletion;
   }
 
   /**
@@ -276,10 +300,14 @@ export class SessionEngine {
       }
       const expiry = new Date(this.expiresAt(state, now));
       const options = ownerOptions(state, owner);
-      if (state.savedAt > 0 && typeof store.replace === "function") {
-        written = await store.replace(key, bytes, expiry, options);
-      } else {
-        await store.save(key, bytes, expiry, options);
+      try {
+        if (state.savedAt > 0 && typeof store.replace === "function") {
+          written = await store.replace(key, bytes, expiry, options);
+        } else {
+          await store.save(key, bytes, expiry, options);
+        }
+      } catch (error) {
+        throw storeFailure(error);
       }
     } catch (error) {
       // Memory must not hold what the store refused: drop the shared state
@@ -305,7 +333,12 @@ export class SessionEngine {
     key: string,
     loading: Loading,
   ): Promise<SessionState | undefined> {
-    const data = await this.settings.store.find(key);
+    let data;
+    try {
+      data = await this.settings.store.find(key);
+    } catch (error) {
+      throw storeFailure(error);
+    }
     if (data === undefined || loading.voided) return undefined;
     // Another request may have created the state while the store was read.
     const raced = this.#cache.get(key);
@@ -407,6 +440,7 @@ function newState(
     savedVersion: 0,
     destroyed: false,
     renewed: false,
+    deletion: undefined,
     users: 0,
     cookieSent: "",
     queue: Promise.resolve(),
@@ -438,3 +472,11 @@ function enqueue<R>(state: SessionState, op: () => Promise<R>): Promise<R> {
 }
 
 function ignore(): void {}
+
+function yes(): boolean {
+  return true;
+}
+
+function no(): boolean {
+  return false;
+}

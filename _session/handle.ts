@@ -66,6 +66,8 @@ export class SessionHandle<T extends object> implements Session<T> {
   #bumps = 0;
   /** The state was made for this request (renewal, restart after destroy). */
   #owned = false;
+  /** The store deletion this request started (destroy, renewal), if any. */
+  #deletion: Promise<void> | undefined;
 
   constructor(
     engine: SessionEngine,
@@ -173,13 +175,15 @@ export class SessionHandle<T extends object> implements Session<T> {
     this.#status = "modified";
     const [next, deleted] = this.#engine.renew(old);
     this.#adopt(next);
+    this.#deletion = deleted;
     await deleted;
   }
 
   async destroy(): Promise<void> {
     this.#assertCookieCanChange("destroy the session");
     this.#status = "destroyed";
-    await this.#engine.destroy(this.#state);
+    this.#deletion = this.#engine.destroy(this.#state);
+    await this.#deletion;
   }
 
   async commit(): Promise<void> {
@@ -217,10 +221,37 @@ export class SessionHandle<T extends object> implements Session<T> {
    */
   [FINISH](): string | undefined | Promise<string | undefined> {
     this.#finished = true;
+    const deletion = this.#deletion ?? this.#state.deletion;
+    if (deletion !== undefined) return this.#finishAfter(deletion);
+    return this.#finishNow();
+  }
+
+  #finishNow(): string | undefined | Promise<string | undefined> {
     const state = this.#state;
     if (this.#engine.needsSave(state)) return this.#saveAndFinish(state);
     this.#engine.release(state);
     return this.#cookie(false);
+  }
+
+  /**
+   * Finishes once the session's deletion is over. If the store could not
+   * delete, the request fails even when its handler caught the error: no
+   * response may tell the browser it is logged out, or hand it a renewed
+   * token, while the old one is still valid.
+   */
+  async #finishAfter(deletion: Promise<void>): Promise<string | undefined> {
+    try {
+      await deletion;
+    } catch (error) {
+      const state = this.#state;
+      try {
+        await this.#rollBack(state);
+      } finally {
+        this.#engine.release(state);
+      }
+      throw error;
+    }
+    return await this.#finishNow();
   }
 
   async #saveAndFinish(state: SessionState): Promise<string | undefined> {

@@ -24,8 +24,11 @@ export class SessionRegistry {
   readonly states = new Map<string, SessionState>();
   /** Store reads under way, by store key. */
   readonly loading = new Map<string, Loading>();
-  /** Keys destroyed here whose deletion the store has not confirmed. */
-  readonly #dying = new Set<string>();
+  /**
+   * Keys destroyed here whose deletion the store has not confirmed, with
+   * that deletion: a read of such a key waits for its outcome.
+   */
+  readonly #dying = new Map<string, Promise<void>>();
   /** Keys destroyed since the oldest running listing took its snapshot. */
   readonly #diedDuringListing = new Set<string>();
   #listings = 0;
@@ -34,9 +37,11 @@ export class SessionRegistry {
    * Marks `key` destroyed: it leaves memory, a read of it under way comes
    * back empty, and no read or listing may adopt it until the store
    * confirms the deletion (and every listing that may hold it has ended).
+   *
+   * @param deletion The store's deletion of `key`, under way.
    */
-  kill(key: string): void {
-    this.#dying.add(key);
+  kill(key: string, deletion: Promise<void>): void {
+    this.#dying.set(key, deletion);
     if (this.#listings > 0) this.#diedDuringListing.add(key);
     const loading = this.loading.get(key);
     if (loading !== undefined) loading.voided = true;
@@ -44,10 +49,25 @@ export class SessionRegistry {
   }
 
   /** Records that the store deleted `key`, so it needs no more guarding. */
-  buried(key: string): void {
-    this.#dying.delete(key);
+  buried(key: string, deletion: Promise<void>): void {
+    if (this.#dying.get(key) === deletion) this.#dying.delete(key);
     // A listing that started before the deletion may still list the key.
     if (this.#listings > 0) this.#diedDuringListing.add(key);
+  }
+
+  /**
+   * Records that the store failed to delete `key`: it is still there and
+   * still valid, so reads load it again and a new destroy tries again.
+   */
+  revive(key: string, deletion: Promise<void>): void {
+    if (this.#dying.get(key) !== deletion) return;
+    this.#dying.delete(key);
+    this.#diedDuringListing.delete(key);
+  }
+
+  /** The deletion of `key` under way, if it was destroyed here. */
+  deletionOf(key: string): Promise<void> | undefined {
+    return this.#dying.get(key);
   }
 
   /** Whether `key` was destroyed and may still be found in the store. */
