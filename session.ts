@@ -51,6 +51,9 @@ import { iterateSessions, runWithToken } from "./_session/outside_requests.ts";
 import { checkCookieOptions, checkManagerOptions } from "./_session/options.ts";
 import { RequestSlot } from "./_session/request_slot.ts";
 import { isStoreFailure } from "./_session/store_failure.ts";
+import { assertKnownOptions } from "./_session_store/validate.ts";
+
+const DESTROY_BY_OPTIONS: ReadonlySet<string> = new Set(["except", "id"]);
 
 export { jsonSessionCodec } from "./_session/codec.ts";
 export type { OwnerOptions, SessionStore } from "./session_store.ts";
@@ -430,10 +433,17 @@ export class SessionManager<T extends object = Record<string, unknown>> {
    * sessions were read are not affected. Costs as
    * {@linkcode SessionManager.listBy}.
    *
+   * If the store fails to delete a session, every other deletion is still
+   * tried and then the first failure is thrown: the sessions not deleted
+   * stay valid, and calling again deletes them.
+   *
    * @param owner The owner value, such as a user id.
-   * @param options `except`: a request whose session stays.
+   * @param options `except`: a request whose session stays; `id`: the one
+   * session (an id from {@linkcode SessionManager.listBy}) to destroy.
    * @returns How many sessions were destroyed.
-   * @throws {TypeError} As {@linkcode SessionManager.listBy}.
+   * @throws {TypeError} As {@linkcode SessionManager.listBy}, for an
+   * unknown option name, or an `id` that is not a non-empty string.
+   * @throws What the store's `delete` throws.
    *
    * @example Logging a user out on every other device
    * ```ts
@@ -452,14 +462,42 @@ export class SessionManager<T extends object = Record<string, unknown>> {
    * const after = await sessions.withToken(phone.token, (s) => s.get("user"));
    * assert.equal(after.value, undefined);
    * ```
+   *
+   * @example Logging out one device from a "your devices" page
+   * ```ts
+   * import { MemoryStore, SessionManager } from "@x/buntstore";
+   * import assert from "node:assert/strict";
+   *
+   * await using store = new MemoryStore();
+   * const sessions = new SessionManager<{ user: string }>({
+   *   store,
+   *   index: "user",
+   * });
+   * for (let device = 0; device < 2; device++) {
+   *   await sessions.withToken(undefined, (s) => s.put("user", "ada"));
+   * }
+   * const [, older] = await sessions.listBy("ada");
+   * assert.equal(await sessions.destroyBy("ada", { id: older!.id }), 1);
+   * assert.equal((await sessions.listBy("ada")).length, 1);
+   * ```
    */
-  destroyBy(
+  async destroyBy(
     owner: string | number,
     options: DestroyByOptions = {},
   ): Promise<number> {
-    const { except } = options;
-    const kept = except === undefined ? undefined : this.#keyOf(except);
-    return destroyOwned(this.#engine, owner, kept);
+    const action = "destroy sessions";
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError(`Cannot ${action}: options must be an object`);
+    }
+    assertKnownOptions(options, DESTROY_BY_OPTIONS, action);
+    const { except, id } = options;
+    if (id !== undefined && (typeof id !== "string" || id === "")) {
+      throw new TypeError(
+        `Cannot ${action}: option "id" must be a string from listBy()`,
+      );
+    }
+    const keptKey = except === undefined ? undefined : this.#keyOf(except);
+    return await destroyOwned(this.#engine, owner, { keptKey, id });
   }
 
   /** The store key of the session `request` uses (or sent), if any. */

@@ -5,7 +5,10 @@
  * @module
  */
 
-import { assertNumberOption } from "../_session_store/validate.ts";
+import {
+  assertKnownOptions,
+  assertNumberOption,
+} from "../_session_store/validate.ts";
 import type { SessionCookieOptions, SessionManagerOptions } from "./types.ts";
 import type { EngineSettings } from "./engine.ts";
 import type { CookieSettings } from "./cookie.ts";
@@ -18,6 +21,34 @@ const DEFAULT_LIFETIME = 24 * 60 * 60 * 1000;
 const DEFAULT_MAX_BYTES = 1024 * 1024;
 /** Default number of sessions kept decoded in memory. */
 const DEFAULT_CACHE_SIZE = 10_000;
+/** Every `SessionManagerOptions` name. */
+const MANAGER_OPTIONS: ReadonlySet<string> = new Set([
+  "store",
+  "lifetime",
+  "idleTimeout",
+  "touchInterval",
+  "cookie",
+  "codec",
+  "hashTokenInStore",
+  "maxBytes",
+  "cacheSize",
+  "index",
+  "onError",
+  "now",
+]);
+/** Every `SessionCookieOptions` name. */
+const COOKIE_OPTIONS: ReadonlySet<string> = new Set([
+  "name",
+  "hostPrefix",
+  "domain",
+  "path",
+  "httpOnly",
+  "sameSite",
+  "secure",
+  "trustProxy",
+  "partitioned",
+  "persist",
+]);
 /** The latest instant a `Date` can hold (ECMA-262 §21.4.1.1). */
 export const MAX_DATE_MILLIS = 8.64e15;
 
@@ -28,6 +59,7 @@ export function checkManagerOptions(
   if (typeof options !== "object" || options === null) {
     throw new TypeError("Cannot create session manager: options are missing");
   }
+  assertKnownOptions(options, MANAGER_OPTIONS, "create session manager");
   const { store } = options;
   if (
     typeof store !== "object" || store === null ||
@@ -101,6 +133,17 @@ export function checkManagerOptions(
 export function checkCookieOptions(
   options: SessionCookieOptions,
 ): CookieSettings {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      'Cannot create session manager: option "cookie" must be an object',
+    );
+  }
+  assertKnownOptions(
+    options,
+    COOKIE_OPTIONS,
+    "create session manager",
+    "cookie option",
+  );
   const hostPrefix = options.hostPrefix ?? false;
   const settings: CookieSettings = {
     name: (hostPrefix ? "__Host-" : "") + (options.name ?? "session"),

@@ -25,15 +25,34 @@ export async function listOwned(
   })).sort((a, b) => b.lastSeen.getTime() - a.lastSeen.getTime());
 }
 
-/** `SessionManager.destroyBy`: see its documentation. */
+/** Which of an owner's sessions `destroyOwned` ends. */
+export interface DestroyFilter {
+  /** The store key of a session to keep. */
+  keptKey: string | undefined;
+  /** The public id of the one session to end; all when undefined. */
+  id: string | undefined;
+}
+
+/**
+ * `SessionManager.destroyBy`: see its documentation. Every deletion is
+ * tried; if any failed, the first failure is thrown once all are over, and
+ * the sessions it could not delete stay valid (a retry deletes them).
+ */
 export async function destroyOwned(
   engine: SessionEngine,
   owner: string | number,
-  keptKey: string | undefined,
+  filter: DestroyFilter,
 ): Promise<number> {
+  const { keptKey, id } = filter;
   const states = await ownedStates(engine, owner, "destroy sessions");
-  const doomed = states.filter((state) => state.key !== keptKey);
-  await Promise.all(doomed.map((state) => engine.destroy(state)));
+  const doomed = states.filter((state) =>
+    state.key !== keptKey && (id === undefined || publicId(state.key) === id)
+  );
+  const outcomes = await Promise.allSettled(
+    doomed.map((state) => engine.destroy(state)),
+  );
+  const failed = outcomes.find((outcome) => outcome.status === "rejected");
+  if (failed !== undefined) throw failed.reason;
   return doomed.length;
 }
 

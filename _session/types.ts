@@ -159,6 +159,13 @@ export interface SessionInfo {
 export interface DestroyByOptions {
   /** Keep the session of this request (log out the other devices). */
   except?: Request;
+  /**
+   * Destroy only the session with this {@linkcode SessionInfo.id} (from
+   * {@linkcode SessionManager.listBy}): log out one device. An id that is
+   * not one of the owner's live sessions destroys nothing, so one user can
+   * never end another's session by guessing ids.
+   */
+  id?: string;
 }
 
 /** What {@linkcode SessionManager.withToken} returns. */

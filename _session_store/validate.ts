@@ -12,6 +12,25 @@ const MAX_TOKEN_BYTES = 1024;
 
 const encoder = new TextEncoder();
 
+/**
+ * Throws a `TypeError` naming the first option of `options` that is not in
+ * `known`, so a typo fails loudly instead of being ignored.
+ *
+ * @param kind What the options are, for the message, such as `"option"`.
+ */
+export function assertKnownOptions(
+  options: object,
+  known: ReadonlySet<string>,
+  action: string,
+  kind = "option",
+): void {
+  for (const name of Object.keys(options)) {
+    if (!known.has(name)) {
+      throw new TypeError(`Cannot ${action}: unknown ${kind} "${name}"`);
+    }
+  }
+}
+
 /** Throws unless `token` is a non-empty string of at most 1 KiB. */
 export function assertToken(token: unknown): asserts token is string {
   if (typeof token !== "string") {

@@ -7,6 +7,8 @@
  * - `GET /login` renews the token (as on a real login) and remembers a user
  *   (`?user=name`, default `ada`)
  * - `GET /devices` lists the user's sessions (JSON), this one marked
+ * - `GET /logout-device?id=` destroys one of the user's sessions, by the
+ *   `id` that `/devices` lists
  * - `GET /logout-everywhere` destroys every session of the user
  * - `GET /logout` destroys this session
  * - `GET /` counts visits
@@ -61,11 +63,21 @@ export function exampleHandler(
           return new Response("log in first\n", { status: 401 });
         }
         return Response.json(await sessions.listBy(user, req));
+      case "/logout-device":
       case "/logout-everywhere": {
         if (user === undefined) {
           return new Response("log in first\n", { status: 401 });
         }
-        const count = await sessions.destroyBy(user);
+        const id = url.pathname === "/logout-device"
+          ? url.searchParams.get("id")
+          : undefined;
+        if (id === null || id === "") {
+          return new Response("which device? ?id= from /devices\n", {
+            status: 400,
+          });
+        }
+        // Only the user's own sessions: another user's id matches nothing.
+        const count = await sessions.destroyBy(user, id ? { id } : {});
         return new Response(`logged out ${count} sessions\n`);
       }
       case "/logout":

@@ -62,6 +62,20 @@ Deno.test("examples/server.ts: devices, log out everywhere and a restart through
         const { jar: cookies } = await jar("/favicon.ico");
         assert.ok(!listed.body.includes(cookies.get("session")!));
       }
+      // One device logs out another, by the id its list shows.
+      const tablet = browser(() => origin);
+      await tablet("/login");
+      const tabletId = JSON.parse((await tablet("/devices")).body)
+        .find((d: { current: boolean }) => d.current).id;
+      assert.equal(
+        (await bob(`/logout-device?id=${tabletId}`)).body,
+        "logged out 0 sessions\n",
+      );
+      assert.equal(
+        (await laptop(`/logout-device?id=${tabletId}`)).body,
+        "logged out 1 sessions\n",
+      );
+      assert.equal((await tablet("/")).body, "hello stranger, visit 1\n");
       const out = await phone("/logout-everywhere");
       assert.equal(out.body, "logged out 2 sessions\n");
       assert.equal(out.jar.size, 0);

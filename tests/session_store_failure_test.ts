@@ -189,3 +189,23 @@ Deno.test("SessionManager.wrap() sends a store failure from commit() to onError"
   store.fail = undefined;
   assert.equal(await text(await handler(get("/me", cookie))), "ada");
 });
+
+Deno.test("SessionManager.destroyBy() whose deletes fail throws, and the sessions stay valid until a retry", async () => {
+  const clock = new Clock();
+  await using store = spyStore(clock);
+  const sessions = new SessionManager<Data>({
+    store,
+    now: clock.now,
+    index: "user",
+  });
+  const handler = app(sessions);
+  const phone = await loggedIn(handler);
+  const laptop = await loggedIn(handler);
+  store.fail = "delete";
+  await assert.rejects(sessions.destroyBy("ada"), /delete failed/);
+  assert.equal((await sessions.listBy("ada")).length, 2);
+  assert.equal(await text(await handler(get("/me", phone))), "ada");
+  store.fail = undefined;
+  assert.equal(await sessions.destroyBy("ada"), 2);
+  assert.equal(await text(await handler(get("/me", laptop))), "nobody");
+});
