@@ -24,6 +24,7 @@ import { Buffer } from "node:buffer";
 import { createClient, RESP_TYPES } from "@redis/client";
 import type { RedisClientOptions } from "@redis/client";
 import {
+  assertKnownOptions,
   assertToken,
   checkOwner,
   checkOwners,
@@ -47,6 +48,19 @@ export const DEFAULT_REDIS_PREFIX = "session:";
 // Replies as Buffers, so values and keys come back byte for byte.
 const BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer };
 const MAX_RECONNECT_DELAY_MS = 2000;
+/** The default time bound of one command, in milliseconds. */
+const DEFAULT_COMMAND_TIMEOUT_MS = 3000;
+/** The longest delay a timer takes. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const STORE_OPTIONS: ReadonlySet<string> = new Set([
+  "prefix",
+  "scanCount",
+  "commandTimeout",
+]);
+const CONNECT_OPTIONS: ReadonlySet<string> = new Set([
+  ...STORE_OPTIONS,
+  "onConnectionError",
+]);
 // Keeps a leading U+FEFF, which the default decoder drops from a token.
 const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
@@ -82,6 +96,15 @@ export interface RedisStoreOptions {
    * @default {100}
    */
   scanCount?: number;
+  /**
+   * Milliseconds one command may take before it fails with an error, so a
+   * stopped or overloaded Redis fails the request instead of holding it for
+   * as long as Redis hangs. The command itself cannot be taken back: Redis
+   * may still run it when it recovers.
+   *
+   * @default {3000}
+   */
+  commandTimeout?: number;
 }
 
 /** Options for {@linkcode RedisStore.connect}. */
@@ -147,6 +170,7 @@ export class RedisStore implements SessionStore, AsyncDisposable {
   readonly #ownerPrefix: string;
   readonly #scanCount: string;
   readonly #name: string;
+  readonly #timeout: number;
   #closed = false;
 
   /**
@@ -182,6 +206,11 @@ export class RedisStore implements SessionStore, AsyncDisposable {
     url: string | RedisClientOptions = "redis://127.0.0.1:6379",
     options: RedisConnectOptions = {},
   ): Promise<RedisStore> {
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError("Cannot connect to Redis: options must be an object");
+    }
+    assertKnownOptions(options, CONNECT_OPTIONS, "connect to Redis");
+    const { onConnectionError, ...storeOptions } = options;
     const clientOptions: RedisClientOptions = typeof url === "string"
       ? { url }
       : { ...url };
@@ -195,14 +224,23 @@ export class RedisStore implements SessionStore, AsyncDisposable {
           : cause,
       ...clientOptions.socket,
     } as NonNullable<RedisClientOptions["socket"]>;
+    const name = describe(clientOptions.url ?? "redis://127.0.0.1:6379");
+    // Checks the options before any connection is made.
+    const check = new RedisStore({ sendCommand }, storeOptions);
     const client = createClient(clientOptions);
-    const onError = options.onConnectionError ??
+    const onError = onConnectionError ??
       ((error: Error) => console.error("RedisStore:", error));
-    client.on("error", onError);
-    await client.connect();
+    // The first connect's failure is thrown, so reporting it as well would
+    // print it twice.
+    client.on("error", (error: Error) => connected && onError(error));
+    try {
+      await withTimeout(client.connect(), check.#timeout, name);
+    } catch (error) {
+      client.destroy();
+      throw connectError(name, error);
+    }
     connected = true;
-    const name = describe(clientOptions.url ?? "redis");
-    return new RedisStore(client, options, () => client.close(), name);
+    return new RedisStore(client, storeOptions, () => client.close(), name);
   }
 
   /**
@@ -239,6 +277,20 @@ export class RedisStore implements SessionStore, AsyncDisposable {
         'Cannot create RedisStore: option "prefix" must be a string',
       );
     }
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError("Cannot create RedisStore: options must be an object");
+    }
+    assertKnownOptions(options, STORE_OPTIONS, "create RedisStore");
+    const timeout = options.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT_MS;
+    if (
+      !Number.isSafeInteger(timeout) || timeout < 1 || timeout > MAX_TIMER_MS
+    ) {
+      throw new RangeError(
+        `Cannot create RedisStore: option "commandTimeout" must be an integer number of milliseconds from 1 to ${MAX_TIMER_MS}, got ${
+          String(timeout)
+        }`,
+      );
+    }
     const scanCount = options.scanCount ?? 100;
     if (!Number.isSafeInteger(scanCount) || scanCount < 1) {
       throw new RangeError(
@@ -252,6 +304,7 @@ export class RedisStore implements SessionStore, AsyncDisposable {
     this.#ownerPrefix = prefix + OWNER_MARK;
     this.#scanCount = String(scanCount);
     this.#name = name ?? `redis (prefix "${prefix}")`;
+    this.#timeout = timeout;
   }
 
   /**
@@ -519,7 +572,11 @@ export class RedisStore implements SessionStore, AsyncDisposable {
   }
 
   #send(args: (string | Buffer)[]): Promise<unknown> {
-    return this.#client.sendCommand(args, { typeMapping: BUFFERS });
+    return withTimeout(
+      this.#client.sendCommand(args, { typeMapping: BUFFERS }),
+      this.#timeout,
+      this.#name,
+    );
   }
 
   /** Runs `script` by its SHA-1, sending its source only when Redis lacks it. */
@@ -598,6 +655,49 @@ export class RedisStore implements SessionStore, AsyncDisposable {
   #assertOpen(): void {
     if (this.#closed) throw new StoreClosedError(this.#name);
   }
+}
+
+/** A client for option checks only: it is never sent a command. */
+function sendCommand(): Promise<unknown> {
+  return Promise.reject(new Error("Not connected"));
+}
+
+/**
+ * Rejects when `promise` has not settled after `ms`. node-redis's own
+ * timeout stops applying once the command is on the socket, so a stopped
+ * server would hold the caller as long as it stays stopped.
+ */
+function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  name: string,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(
+        new Error(
+          `Redis did not answer within ${ms} ms (commandTimeout) at ${name}: it may be stopped, overloaded or unreachable`,
+        ),
+      );
+    }, ms);
+  });
+  // The command may still fail after the timeout: that is already reported.
+  promise.catch(() => {});
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}
+
+/** The first connect's failure, with what to check. */
+function connectError(name: string, error: unknown): Error {
+  const message = error instanceof Error ? error.message : String(error);
+  const hint = /NOAUTH|WRONGPASS|AUTH/.test(message)
+    ? "check the password (and user) in the URL"
+    : /ENOTFOUND|EAI_AGAIN/.test(message)
+    ? "check the host name in the URL"
+    : "check that redis-server runs and listens on that host and port";
+  return new Error(`Cannot connect to Redis at ${name}: ${message}; ${hint}`, {
+    cause: error,
+  });
 }
 
 function toBytes(reply: unknown): Uint8Array {
