@@ -221,7 +221,9 @@ async function openFile(path: string, realPath: string): Promise<Deno.FsFile> {
       throw cannotOpen(
         path,
         "it is a directory",
-        `give the path of a file in it, such as "${path}/sessions.db"`,
+        `give the path of a file in it, such as "${
+          path.replace(/\/+$/, "")
+        }/sessions.db"`,
         error,
       );
     }

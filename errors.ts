@@ -4,6 +4,8 @@
  * @module
  */
 
+import { repairCommand } from "./_aof/repair_command.ts";
+
 /**
  * Thrown by `BuntStore.open` when the log holds a damaged record that is not
  * a torn last write. Nothing is truncated or dropped when this is thrown.
@@ -39,7 +41,9 @@ export class CorruptLogError extends Error {
     options?: ErrorOptions,
   ) {
     super(
-      `Cannot load store at "${path}": damaged record at byte ${offset}: ${reason}`,
+      `Cannot load store at "${path}": damaged record at byte ${offset}: ${reason}; to keep every intact record, run: ${
+        repairCommand(path)
+      } (it keeps a .bak copy)`,
       options,
     );
     this.name = "CorruptLogError";

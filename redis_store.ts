@@ -278,7 +278,9 @@ export class RedisStore implements SessionStore, AsyncDisposable {
       );
     }
     if (typeof options !== "object" || options === null) {
-      throw new TypeError("Cannot create RedisStore: options must be an object");
+      throw new TypeError(
+        "Cannot create RedisStore: options must be an object",
+      );
     }
     assertKnownOptions(options, STORE_OPTIONS, "create RedisStore");
     const timeout = options.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT_MS;

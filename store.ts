@@ -27,6 +27,7 @@ import {
   validateOptions,
 } from "./_store/options.ts";
 import type { OwnerOptions, SessionStore } from "./session_store.ts";
+import { storePath } from "./_store/path.ts";
 import {
   INDEX_KEY_PREFIX,
   NO_RECORDS,
@@ -112,21 +113,21 @@ export class BuntStore implements SessionStore, AsyncDisposable {
    * Opens (creating if missing) the store at `path`, or an in-memory store
    * for `":memory:"`, replaying the log and cutting off a torn last write.
    *
-   * @param path The log file, or `":memory:"`.
+   * @param path The log file (a path, or a `file:` URL as a string or
+   * `URL`), or `":memory:"`.
    * @param options Sync policy, compaction, sweep and hooks.
    * @returns The open store; close it with `close()` or `await using`.
-   * @throws {TypeError} When an option has the wrong type.
+   * @throws {TypeError} When an option has the wrong type, or `path` is a
+   * URL of another scheme than `file:`.
    * @throws {RangeError} When an option is out of range.
    * @throws {StoreLockedError} When another process holds the file.
    * @throws {CorruptLogError} When the log is damaged before its end.
    */
   static async open(
-    path: string,
+    location: string | URL,
     options: BuntStoreOptions = {},
   ): Promise<BuntStore> {
-    if (typeof path !== "string" || path === "") {
-      throw new TypeError("Cannot open store: path must be a non-empty string");
-    }
+    const path = storePath(location);
     validateOptions(options);
     const store = new BuntStore(path, options);
     if (path === MEMORY_PATH) return store;

@@ -67,7 +67,7 @@ export function explain(error: unknown, path: string, verb: string): unknown {
   }
   if (error instanceof CorruptLogError) {
     return new CliError(
-      `${error.message}: run "buntstore repair ${path}" first`,
+      error.message,
       1,
       { cause: error },
     );

@@ -9,6 +9,7 @@
 
 import { type LogRecord, scanLog, scanResilient } from "../aof.ts";
 import { CorruptLogError } from "../errors.ts";
+import { repairCommand } from "../_aof/repair_command.ts";
 import { Progress, terminalColumns } from "./progress.ts";
 import {
   CliError,
@@ -99,7 +100,7 @@ export async function replay(
   } catch (error) {
     if (error instanceof CorruptLogError) {
       throw new CliError(
-        `${error.message}: run "buntstore verify ${path}" for details and "buntstore repair ${path}" to fix it`,
+        error.message,
         EXIT_FAILURE,
         { cause: error },
       );
@@ -264,7 +265,9 @@ export async function verifyCommand(
       (scan.damaged.length > 1
         ? ` (and ${scan.damaged.length - 1} more damaged ranges)`
         : "") +
-      `: run "buntstore repair ${path}" to fix it`,
+      `; to keep every intact record, run: ${
+        repairCommand(path)
+      } (it keeps a .bak copy)`,
   );
 }
 

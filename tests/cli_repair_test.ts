@@ -33,7 +33,7 @@ Deno.test("verify exits 1 naming the offset of the first damaged record", async 
   assert.match(
     result.stderr,
     new RegExp(
-      `is damaged at byte ${before.length}: bulk string not followed by CRLF: run "buntstore repair`,
+      `is damaged at byte ${before.length}: bulk string not followed by CRLF; to keep every intact record, run: deno run --allow-read --allow-write jsr:@x/buntstore/cli repair --skip "`,
     ),
   );
   assert.equal(result.stderr.trim().split("\n").length, 1);

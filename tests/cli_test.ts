@@ -418,7 +418,7 @@ Deno.test("stats, get and dump refuse a damaged log with a repair hint", async (
     assert.equal(result.code, 1);
     assert.match(
       result.stderr,
-      /damaged record at byte \d+: .*buntstore repair/,
+      /damaged record at byte \d+: .*; to keep every intact record, run: deno run --allow-read --allow-write jsr:@x\/buntstore\/cli repair --skip "/,
     );
     assert.equal(result.stderr.trim().split("\n").length, 1);
   }
@@ -437,7 +437,7 @@ Deno.test("del, shrink and load refuse a damaged log and leave it alone", async 
     assert.equal(result.code, 1, args[0]);
     assert.match(
       result.stderr,
-      /damaged record at byte \d+: .*: run "buntstore repair .*" first\n$/,
+      /damaged record at byte \d+: .*; to keep every intact record, run: deno run .* repair --skip ".*" \(it keeps a \.bak copy\)\n$/,
     );
     assert.deepEqual(await Deno.readFile(path), log);
   }
