@@ -41,6 +41,7 @@ import {
   type Script,
 } from "./_redis_store/owner_index.ts";
 import type { OwnerOptions, SessionStore } from "./session_store.ts";
+import { CommandDeadlines } from "./_redis_store/deadlines.ts";
 
 /** The default key prefix: a token `t` is kept under the key `session:t`. */
 export const DEFAULT_REDIS_PREFIX = "session:";
@@ -171,6 +172,7 @@ export class RedisStore implements SessionStore, AsyncDisposable {
   readonly #scanCount: string;
   readonly #name: string;
   readonly #timeout: number;
+  readonly #deadlines: CommandDeadlines;
   #closed = false;
 
   /**
@@ -233,11 +235,14 @@ export class RedisStore implements SessionStore, AsyncDisposable {
     // The first connect's failure is thrown, so reporting it as well would
     // print it twice.
     client.on("error", (error: Error) => connected && onError(error));
+    const deadline = timeoutOf(check.#timeout, name);
     try {
-      await withTimeout(client.connect(), check.#timeout, name);
+      await deadline.watch(client.connect());
     } catch (error) {
       client.destroy();
       throw connectError(name, error);
+    } finally {
+      deadline.stop();
     }
     connected = true;
     return new RedisStore(client, storeOptions, () => client.close(), name);
@@ -307,6 +312,7 @@ export class RedisStore implements SessionStore, AsyncDisposable {
     this.#scanCount = String(scanCount);
     this.#name = name ?? `redis (prefix "${prefix}")`;
     this.#timeout = timeout;
+    this.#deadlines = timeoutOf(timeout, this.#name);
   }
 
   /**
@@ -565,7 +571,11 @@ export class RedisStore implements SessionStore, AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#closeClient?.();
+    try {
+      await this.#closeClient?.();
+    } finally {
+      this.#deadlines.stop();
+    }
   }
 
   /** Same as {@linkcode RedisStore.close}. */
@@ -574,10 +584,8 @@ export class RedisStore implements SessionStore, AsyncDisposable {
   }
 
   #send(args: (string | Buffer)[]): Promise<unknown> {
-    return withTimeout(
+    return this.#deadlines.watch(
       this.#client.sendCommand(args, { typeMapping: BUFFERS }),
-      this.#timeout,
-      this.#name,
     );
   }
 
@@ -664,29 +672,15 @@ function sendCommand(): Promise<unknown> {
   return Promise.reject(new Error("Not connected"));
 }
 
-/**
- * Rejects when `promise` has not settled after `ms`. node-redis's own
- * timeout stops applying once the command is on the socket, so a stopped
- * server would hold the caller as long as it stays stopped.
- */
-function withTimeout<T>(
-  promise: Promise<T>,
-  ms: number,
-  name: string,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      reject(
-        new Error(
-          `Redis did not answer within ${ms} ms (commandTimeout) at ${name}: it may be stopped, overloaded or unreachable`,
-        ),
-      );
-    }, ms);
-  });
-  // The command may still fail after the timeout: that is already reported.
-  promise.catch(() => {});
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+/** The time bound of a store's commands, with its error message. */
+function timeoutOf(ms: number, name: string): CommandDeadlines {
+  return new CommandDeadlines(
+    ms,
+    () =>
+      new Error(
+        `Redis did not answer within ${ms} ms (commandTimeout) at ${name}: it may be stopped, overloaded or unreachable`,
+      ),
+  );
 }
 
 /** The first connect's failure, with what to check. */
