@@ -17,6 +17,8 @@ import {
 import { validateMemoryStoreOptions } from "./_store/options.ts";
 import type { OwnerOptions, SessionStore } from "./session_store.ts";
 import { StoreClosedError } from "./errors.ts";
+import { type CensusEntry, joinAsMemory } from "./_store/worker_census.ts";
+import { refuseSharedMemory } from "./_store/one_worker.ts";
 
 /** Options for {@linkcode MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -59,6 +61,8 @@ export class MemoryStore implements SessionStore, AsyncDisposable {
   readonly #now: () => number;
   readonly #sweeper: Sweeper;
   #closed = false;
+  /** Its place in the census of `deno serve --parallel` workers. */
+  readonly #census: CensusEntry;
 
   /**
    * Creates an empty store and starts its sweep timer (unref'd).
@@ -76,6 +80,7 @@ export class MemoryStore implements SessionStore, AsyncDisposable {
       forget: (key) => this.#owners.delete(key),
       onExpired: options.onExpired,
     });
+    this.#census = joinAsMemory(() => refuseSharedMemory("MemoryStore"));
   }
 
   /** Number of live (unexpired) entries. */
@@ -200,6 +205,7 @@ export class MemoryStore implements SessionStore, AsyncDisposable {
     if (!this.#closed) {
       this.#closed = true;
       this.#sweeper.stop();
+      this.#census.leave();
       this.#keyspace.clear();
       this.#owners.clear();
     }

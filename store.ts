@@ -9,6 +9,12 @@
 
 import { type LogFile, openAndRecover, setRecordBytes } from "./aof.ts";
 import { StoreClosedError } from "./errors.ts";
+import {
+  type CensusEntry,
+  joinAsFileOwner,
+  joinAsMemory,
+} from "./_store/worker_census.ts";
+import { explainLock, refuseSharedMemory } from "./_store/one_worker.ts";
 import { type Entry, Keyspace, type Previous } from "./_store/keyspace.ts";
 import { everySecond, hooksOf, type StoreHooks } from "./_store/hooks.ts";
 import { compact, type CompactionTarget } from "./_store/compactor.ts";
@@ -92,6 +98,8 @@ export class BuntStore implements SessionStore, AsyncDisposable {
   /** Slots replaced by changes, waiting for an idle queue (not "always"). */
   readonly #retired: Previous[] = [];
   #retiringBatch: Promise<void> | undefined;
+  /** Its place in the census of `deno serve --parallel` workers. */
+  #census: CensusEntry | undefined;
 
   private constructor(path: string, options: BuntStoreOptions) {
     this.#path = path;
@@ -117,7 +125,12 @@ export class BuntStore implements SessionStore, AsyncDisposable {
    * @returns The open store; close it with `close()` or `await using`.
    * @throws {TypeError} When an option has the wrong type.
    * @throws {RangeError} When an option is out of range.
-   * @throws {StoreLockedError} When another process holds the file.
+   * @throws {StoreLockedError} When the file is already open, in this
+   * isolate or another process; the message says which. When another
+   * worker of this process running the same module holds it (`deno serve
+   * --parallel`), the error is printed and the process exits with code 1,
+   * because Deno would otherwise keep serving on fewer workers without a
+   * word. A `":memory:"` store used by several such workers does the same.
    * @throws {CorruptLogError} When the log is damaged before its end.
    */
   static async open(
@@ -129,13 +142,19 @@ export class BuntStore implements SessionStore, AsyncDisposable {
     }
     validateOptions(options);
     const store = new BuntStore(path, options);
-    if (path === MEMORY_PATH) return store;
+    if (path === MEMORY_PATH) {
+      store.#census = joinAsMemory(() =>
+        refuseSharedMemory('BuntStore.open(":memory:")')
+      );
+      return store;
+    }
     try {
       await store.#load();
     } catch (error) {
       store.#sweeper.stop();
       store.#rawFile?.close();
-      throw error;
+      store.#census?.leave();
+      throw await explainLock(error);
     }
     return store;
   }
@@ -370,6 +389,7 @@ export class BuntStore implements SessionStore, AsyncDisposable {
     }, now);
     this.#rawFile = log.file;
     this.#filePath = log.realPath;
+    this.#census = joinAsFileOwner(log.realPath);
     this.#recordsLoaded = log.records;
     this.#recoveredBytes = log.recoveredBytes;
     this.#queue = new WriteQueue(this.#logFile(log.file), {
@@ -490,6 +510,7 @@ export class BuntStore implements SessionStore, AsyncDisposable {
     } finally {
       this.#rawFile?.close();
       this.#rawFile = undefined;
+      this.#census?.leave();
     }
   }
 

@@ -1,0 +1,134 @@
+/**
+ * The stores under `deno serve --parallel` (several workers in one
+ * process) and beside another process: a store that belongs to one worker
+ * refuses loudly and truthfully, a shared one serves every worker.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { BuntStore, MemoryStore, StoreLockedError } from "../mod.ts";
+import { tempDir } from "./_fixtures.ts";
+import { serveParallel, serveUntilExit } from "./_serve_parallel.ts";
+
+const EXAMPLE = new URL("../examples/parallel_server.ts", import.meta.url)
+  .pathname;
+const MEMORY_SERVER = new URL("./_memory_server.ts", import.meta.url).pathname;
+const HOLDER = new URL("./_crash_child.ts", import.meta.url).pathname;
+
+Deno.test("BuntStore.open() of a file already open in this isolate says so and what to do", async () => {
+  await using tmp = await tempDir();
+  await using _store = await BuntStore.open(tmp.path);
+  await assert.rejects(BuntStore.open(tmp.path), (error: unknown) => {
+    assert.ok(error instanceof StoreLockedError);
+    assert.equal(error.holder, "isolate");
+    assert.equal(
+      error.message,
+      `Cannot open store at "${tmp.path}": it is already open in this process, by an earlier BuntStore.open() not yet closed; use that store, or close it before opening the file again`,
+    );
+    return true;
+  });
+});
+
+Deno.test("BuntStore.open() of a file another process holds names that process", async () => {
+  await using tmp = await tempDir();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-write", HOLDER, tmp.path, "hold"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const stdin = child.stdin.getWriter();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    assert.equal((await lines.read()).value, "locked\n");
+    await assert.rejects(BuntStore.open(tmp.path), (error: unknown) => {
+      assert.ok(error instanceof StoreLockedError);
+      assert.equal(error.holder, "process");
+      assert.equal(error.pid, child.pid);
+      assert.match(
+        error.message,
+        new RegExp(
+          `: file is locked by another process \\(pid ${child.pid}\\); stop it and retry, or, to serve from several processes, use a shared store \\(KvStore on a local file, or RedisStore\\)$`,
+        ),
+      );
+      return true;
+    });
+  } finally {
+    await stdin.close();
+    await lines.cancel();
+    await child.status;
+  }
+});
+
+Deno.test("deno serve --parallel on a BuntStore file refuses to start, naming the other worker", async () => {
+  await using tmp = await tempDir();
+  const { status, stderr } = await serveUntilExit(EXAMPLE, {
+    SESSION_STORE: `file:${tmp.path}`,
+  });
+  assert.equal(status.code, 1, stderr);
+  assert.match(
+    stderr,
+    /StoreLockedError: Cannot open store at ".*": it is open in another worker of this process \(deno serve --parallel runs one worker per core, and each opens the store\); a BuntStore belongs to one process and one worker: for several, use a shared store \(KvStore on a local file, or RedisStore\), or serve with one worker/,
+  );
+});
+
+Deno.test("deno serve --parallel on a memory store refuses to start, naming the cause", async (t) => {
+  for (
+    const [name, module, env, what] of [
+      ["MemoryStore", MEMORY_SERVER, {}, "MemoryStore"],
+      [
+        'BuntStore.open(":memory:")',
+        EXAMPLE,
+        { SESSION_STORE: "memory:" },
+        'BuntStore.open\\(":memory:"\\)',
+      ],
+    ] as const
+  ) {
+    await t.step(name, async () => {
+      const { status, stderr } = await serveUntilExit(module, env);
+      assert.equal(status.code, 1, stderr);
+      assert.match(
+        stderr,
+        new RegExp(
+          `Error: Cannot use ${what} under deno serve --parallel: another worker of this process has one too, and each worker would keep its own sessions`,
+        ),
+      );
+    });
+  }
+});
+
+Deno.test("deno serve with one worker keeps serving on a BuntStore and a MemoryStore", async (t) => {
+  await using tmp = await tempDir();
+  for (
+    const [name, module, env] of [
+      ["BuntStore", EXAMPLE, { SESSION_STORE: `file:${tmp.path}` }],
+      ["MemoryStore", MEMORY_SERVER, {}],
+    ] as const
+  ) {
+    await t.step(name, async () => {
+      const server = await serveParallel(module, env, 1);
+      try {
+        const first = await fetch(`${server.url}/`);
+        const cookie = first.headers.get("set-cookie")!.split(";")[0]!;
+        assert.equal(await first.text(), "hello stranger, visit 1\n");
+        // Past the census window: a lone worker is never refused.
+        await new Promise((resolve) => setTimeout(resolve, 3500));
+        const second = await fetch(`${server.url}/`, { headers: { cookie } });
+        assert.equal(await second.text(), "hello stranger, visit 2\n");
+      } finally {
+        const status = await server.stop();
+        assert.ok(!server.stderr().includes("Cannot"), server.stderr());
+        assert.notEqual(status.code, 1, server.stderr());
+      }
+    });
+  }
+});
+
+Deno.test("MemoryStore and BuntStore.open(':memory:') in one isolate are not taken for two workers", async () => {
+  await using a = new MemoryStore();
+  await using b = new MemoryStore();
+  await using c = await BuntStore.open(":memory:");
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(a.size + b.size + c.size, 0);
+});
