@@ -163,3 +163,56 @@ function collect(stream: ReadableStream<Uint8Array>) {
     },
   };
 }
+
+/** What {@linkcode load} saw. */
+export interface LoadResult {
+  /** How many responses had each status. */
+  statuses: Map<number, number>;
+  /** The distinct `x-worker` headers seen. */
+  workers: Set<string>;
+  /** The body of the first non-200 response, if any. */
+  firstFailure: string | undefined;
+}
+
+/**
+ * Sends `requests` GETs of `path`, `concurrency` at a time, each on a new
+ * connection (so that the kernel spreads them over the workers), each loop
+ * with a session cookie of its own, taking `urls` in turn.
+ */
+export async function load(
+  urls: string[],
+  options: { requests: number; concurrency: number; path: string },
+): Promise<LoadResult> {
+  const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+  const result: LoadResult = {
+    statuses: new Map(),
+    workers: new Set(),
+    firstFailure: undefined,
+  };
+  let sent = 0;
+  async function loop(): Promise<void> {
+    let cookie: string | undefined;
+    while (sent < options.requests) {
+      const url = urls[sent % urls.length]!;
+      sent++;
+      const response = await fetch(`${url}${options.path}`, {
+        client,
+        headers: cookie === undefined ? {} : { cookie },
+      });
+      const body = await response.text();
+      const setCookie = response.headers.get("set-cookie");
+      if (setCookie !== null) cookie = setCookie.split(";")[0];
+      const worker = response.headers.get("x-worker");
+      if (worker !== null) result.workers.add(worker);
+      const { status } = response;
+      result.statuses.set(status, (result.statuses.get(status) ?? 0) + 1);
+      if (status !== 200) result.firstFailure ??= `${status}: ${body}`;
+    }
+  }
+  try {
+    await Promise.all(Array.from({ length: options.concurrency }, loop));
+  } finally {
+    client.close();
+  }
+  return result;
+}
