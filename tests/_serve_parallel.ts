@@ -11,7 +11,8 @@ export interface ServedModule extends AsyncDisposable {
   readonly url: string;
   /** Everything it wrote to stderr so far. */
   stderr(): string;
-  /** Stops it (SIGTERM, then SIGKILL after 8 s) and waits for it. */
+  /** Stops it (SIGTERM, then SIGKILL after 3 s: a Redis client keeps a
+   * worker alive past SIGTERM) and waits for it. */
   stop(): Promise<Deno.CommandStatus>;
 }
 
@@ -63,7 +64,7 @@ export async function serveParallel(
         // It has already exited: nothing to stop.
         if (!(error instanceof TypeError)) throw error;
       }
-      const timer = setTimeout(() => child.kill("SIGKILL"), 8000);
+      const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
       try {
         const status = await child.status;
         await output.done;
