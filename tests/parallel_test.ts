@@ -132,3 +132,26 @@ Deno.test("MemoryStore and BuntStore.open(':memory:') in one isolate are not tak
   await new Promise((resolve) => setTimeout(resolve, 20));
   assert.equal(a.size + b.size + c.size, 0);
 });
+
+Deno.test("examples/parallel_server.ts serves one set of sessions from 2 workers on KvStore", async () => {
+  await using tmp = await tempDir();
+  await using server = await serveParallel(EXAMPLE, {
+    SESSION_STORE: `kv:${tmp.dir}/kv.sqlite3`,
+  });
+  const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+  try {
+    const login = await fetch(`${server.url}/login?user=ada`, { client });
+    assert.equal(await login.text(), "logged in as ada\n");
+    const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
+    // Each on a new connection, so both workers answer some of them.
+    for (let visit = 1; visit <= 10; visit++) {
+      const response = await fetch(`${server.url}/`, {
+        client,
+        headers: { cookie },
+      });
+      assert.equal(await response.text(), `hello ada, visit ${visit}\n`);
+    }
+  } finally {
+    client.close();
+  }
+});
