@@ -41,7 +41,10 @@ export interface MemoryStoreOptions {
 
 /**
  * An in-memory {@linkcode SessionStore} with a background expiry sweep.
- * Everything is lost when the process ends.
+ * Everything is lost when the process ends. It belongs to one worker:
+ * under `deno serve --parallel`, where each worker would keep its own
+ * sessions, a second worker's `MemoryStore` makes the process print why
+ * and exit with code 1 (see docs/parallel.md).
  *
  * @example Saving and finding a session
  * ```ts
