@@ -315,6 +315,8 @@ export interface RecoveredLog extends LockedLog {
  * that appends never follow a partial record.
  *
  * @param now Used as the modification time when the file has none.
+ * @param onLocked Told the real path once the lock is held, before the
+ * replay (which can take a second or more on a large log).
  * @throws {StoreLockedError} When another handle holds the lock.
  * @throws {CorruptLogError} When a record is damaged before the end.
  */
@@ -322,9 +324,11 @@ export async function openAndRecover(
   path: string,
   onRecord: ScanOptions["onRecord"],
   now: number = Date.now(),
+  onLocked?: (realPath: string) => void,
 ): Promise<RecoveredLog> {
   const { file, realPath } = await openLocked(path);
   try {
+    onLocked?.(realPath);
     const stat = await file.stat();
     const scan = await scanLog(file, {
       path,

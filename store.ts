@@ -383,13 +383,16 @@ export class BuntStore implements SessionStore, AsyncDisposable {
     const now = this.#now();
     const keyspace = this.#keyspace;
     let legacy = false;
+    // Before the replay, so a worker whose lock fails meanwhile is answered.
+    const onLocked = (realPath: string) => {
+      this.#census = joinAsFileOwner(realPath);
+    };
     const log = await openAndRecover(this.#path, (record) => {
       if (record.legacy) legacy = true;
       replayRecord(record, keyspace, this.#owners, now);
-    }, now);
+    }, now, onLocked);
     this.#rawFile = log.file;
     this.#filePath = log.realPath;
-    this.#census = joinAsFileOwner(log.realPath);
     this.#recordsLoaded = log.records;
     this.#recoveredBytes = log.recoveredBytes;
     this.#queue = new WriteQueue(this.#logFile(log.file), {

@@ -16,7 +16,8 @@
 export const CENSUS_WINDOW_MS = 3000;
 
 /** How long a lock that failed waits for the holder to answer. */
-const ASK_MS = 150;
+const ASK_MS = 500;
+const ASK_EVERY_MS = 25;
 
 const CHANNEL = "@x/buntstore:census";
 
@@ -101,7 +102,8 @@ export type LockHolder =
  * store of this isolate, another worker of this process (asked on the
  * census channel, or found in `/proc/locks` under this process's id), or
  * another process (found in `/proc/locks`, read only when Deno's read
- * permission for it is already granted, so no prompt appears).
+ * permission for it is already granted, so no prompt appears; Deno 2.9
+ * lets only `--allow-all` read `/proc`).
  */
 export async function findLockHolder(
   realPath: string,
@@ -142,22 +144,37 @@ function listen(
   return { leave };
 }
 
-/** Asks the other workers whether one holds `realPath`; their main module. */
+/**
+ * Asks the other workers whether one holds `realPath`; their main module.
+ * The question is repeated, because a channel hears only what is posted
+ * after it opens, and the holder joins only once its lock is taken.
+ */
 function ask(realPath: string): Promise<string | undefined> {
   const id = crypto.randomUUID();
   const channel = new BroadcastChannel(CHANNEL);
+  const question: Message = {
+    type: "who",
+    isolate: ISOLATE,
+    realPath,
+    ask: id,
+  };
   return new Promise<string | undefined>((resolve) => {
     const done = (main: string | undefined) => {
       clearTimeout(timer);
+      clearInterval(repeat);
       channel.close();
       resolve(main);
     };
     const timer = setTimeout(() => done(undefined), ASK_MS);
+    const repeat = setInterval(
+      () => channel.postMessage(question),
+      ASK_EVERY_MS,
+    );
     channel.onmessage = (event: MessageEvent<Message>) => {
       const message = event.data;
       if (message.type === "mine" && message.ask === id) done(message.main);
     };
-    channel.postMessage({ type: "who", isolate: ISOLATE, realPath, ask: id });
+    channel.postMessage(question);
   });
 }
 
@@ -174,8 +191,9 @@ async function flockHolder(ino: number): Promise<number | undefined> {
   try {
     text = await Deno.readTextFile(path);
   } catch (error) {
-    // Not Linux, or no procfs: the caller falls back to a message naming
-    // both possible holders.
+    // Not Linux, no procfs, or (Deno 2.9) no --allow-all, which /proc
+    // reads need although the query says "granted": the caller falls back
+    // to a message naming both possible holders.
     if (error instanceof Error) return undefined;
     throw error;
   }
