@@ -7,7 +7,12 @@
  * @module
  */
 
-import { type LogFile, openAndRecover, setRecordBytes } from "./aof.ts";
+import {
+  type LogFile,
+  type LogRecord,
+  openAndRecover,
+  setRecordBytes,
+} from "./aof.ts";
 import { StoreClosedError } from "./errors.ts";
 import {
   type CensusEntry,
@@ -387,10 +392,11 @@ export class BuntStore implements SessionStore, AsyncDisposable {
     const onLocked = (realPath: string) => {
       this.#census = joinAsFileOwner(realPath);
     };
-    const log = await openAndRecover(this.#path, (record) => {
+    const onRecord = (record: LogRecord) => {
       if (record.legacy) legacy = true;
       replayRecord(record, keyspace, this.#owners, now);
-    }, now, onLocked);
+    };
+    const log = await openAndRecover(this.#path, onRecord, now, onLocked);
     this.#rawFile = log.file;
     this.#filePath = log.realPath;
     this.#recordsLoaded = log.records;
