@@ -390,6 +390,7 @@ export class BuntStore implements SessionStore, AsyncDisposable {
     let legacy = false;
     // Before the replay, so a worker whose lock fails meanwhile is answered.
     const onLocked = (realPath: string) => {
+      this.#census?.leave();
       this.#census = joinAsFileOwner(realPath);
     };
     const onRecord = (record: LogRecord) => {

@@ -12,11 +12,19 @@
  * @module
  */
 
-/** How long a store listens for the other workers after it opens. */
-export const CENSUS_WINDOW_MS = 3000;
+/**
+ * How long a store listens for the other workers after it opens: the
+ * workers of `deno serve --parallel` start together, but on a loaded
+ * machine seconds apart. It is also how long a process that never closes
+ * such a store lingers before it exits.
+ */
+export const CENSUS_WINDOW_MS = 5000;
 
-/** How long a lock that failed waits for the holder to answer. */
-const ASK_MS = 500;
+/**
+ * How long a lock that failed waits for the holder to answer: 500 ms was
+ * too short for a holder starting beside a busy test suite on 2 cores.
+ */
+const ASK_MS = 1500;
 const ASK_EVERY_MS = 25;
 
 const CHANNEL = "@x/buntstore:census";
