@@ -180,9 +180,14 @@ export interface LockedLog {
  * and its directory if missing, and removes a compaction temp file left by
  * a crash.
  *
+ * @param onLocked Told the real path as soon as the lock is taken, before
+ * the checks that follow it (which may still fail, or take the lock again).
  * @throws {StoreLockedError} When another handle holds the lock.
  */
-export async function openLocked(path: string): Promise<LockedLog> {
+export async function openLocked(
+  path: string,
+  onLocked?: (realPath: string) => void,
+): Promise<LockedLog> {
   const realPath = await realLogPath(path);
   // A compaction can swap the file between our open and our lock, so check
   // that the locked inode is still the one at `realPath`.
@@ -192,6 +197,7 @@ export async function openLocked(path: string): Promise<LockedLog> {
       file.close();
       throw new StoreLockedError(path);
     }
+    onLocked?.(realPath);
     try {
       if (await isStillAt(file, path, realPath)) {
         await prepareTemp(path, realPath);
@@ -317,6 +323,8 @@ export interface RecoveredLog extends LockedLog {
  * that appends never follow a partial record.
  *
  * @param now Used as the modification time when the file has none.
+ * @param onLocked Told the real path as soon as the lock is taken, before
+ * the replay (which can take a second or more on a large log).
  * @throws {StoreLockedError} When another handle holds the lock.
  * @throws {CorruptLogError} When a record is damaged before the end.
  */
@@ -324,8 +332,9 @@ export async function openAndRecover(
   path: string,
   onRecord: ScanOptions["onRecord"],
   now: number = Date.now(),
+  onLocked?: (realPath: string) => void,
 ): Promise<RecoveredLog> {
-  const { file, realPath } = await openLocked(path);
+  const { file, realPath } = await openLocked(path, onLocked);
   try {
     const stat = await file.stat();
     const scan = await scanLog(file, {

@@ -53,35 +53,88 @@ export class CorruptLogError extends Error {
 }
 
 /**
- * Thrown by `BuntStore.open` when another process (or another store in this
- * process) holds the file open.
+ * Who holds the lock on a log, as far as {@linkcode StoreLockedError} could
+ * tell:
+ *
+ * - `"isolate"`: a store opened earlier in this same isolate and not closed
+ * - `"worker"`: another worker of this process, such as the other workers
+ *   of `deno serve --parallel`
+ * - `"process"`: another process ({@linkcode StoreLockedError.pid})
+ * - `"unknown"`: another process or another worker of this one (the holder
+ *   could not be asked, and `/proc/locks` could not be read)
+ */
+export type LockHolderKind = "isolate" | "worker" | "process" | "unknown";
+
+/** Options for {@linkcode StoreLockedError}. */
+export interface StoreLockedErrorOptions extends ErrorOptions {
+  /**
+   * Who holds the lock; the message says what to do about each.
+   *
+   * @default {"unknown"}
+   */
+  holder?: LockHolderKind;
+  /** The holder's process id, when `holder` is `"process"`. */
+  pid?: number;
+}
+
+/**
+ * Thrown by `BuntStore.open` when the file is already open: in this
+ * isolate, in another worker of this process (`deno serve --parallel`), or
+ * in another process. The message says which, and what to do instead; a
+ * `BuntStore` belongs to one process and one worker.
  *
  * @example Detecting a second opener
  * ```ts
  * import { StoreLockedError } from "@x/buntstore";
  * import assert from "node:assert/strict";
  *
- * const error = new StoreLockedError("data/s.db");
- * assert.match(error.message, /locked/);
+ * const error = new StoreLockedError("data/s.db", { holder: "process", pid: 42 });
+ * assert.equal(error.holder, "process");
+ * assert.match(error.message, /locked by another process \(pid 42\)/);
  * ```
  */
 export class StoreLockedError extends Error {
   /** Path of the locked file. */
   readonly path: string;
+  /** Who holds the lock. */
+  readonly holder: LockHolderKind;
+  /** The holder's process id, when known. */
+  readonly pid: number | undefined;
 
   /**
    * Creates the error for a locked file.
    *
    * @param path The log file.
-   * @param options Standard error options, such as `cause`.
+   * @param options Who holds it, and standard error options such as `cause`.
    */
-  constructor(path: string, options?: ErrorOptions) {
+  constructor(path: string, options: StoreLockedErrorOptions = {}) {
+    const { holder = "unknown", pid, ...errorOptions } = options;
     super(
-      `Cannot open store at "${path}": file is locked by another process`,
-      options,
+      `Cannot open store at "${path}": ${lockedBecause(holder, pid)}`,
+      errorOptions,
     );
     this.name = "StoreLockedError";
     this.path = path;
+    this.holder = holder;
+    this.pid = pid;
+  }
+}
+
+const SHARED_STORES =
+  "a BuntStore belongs to one process and one worker: for several, use a shared store (KvStore on a local file, or RedisStore)";
+
+function lockedBecause(holder: LockHolderKind, pid?: number): string {
+  switch (holder) {
+    case "isolate":
+      return "it is already open in this process, by an earlier BuntStore.open() not yet closed; use that store, or close it before opening the file again";
+    case "worker":
+      return `it is open in another worker of this process (deno serve --parallel runs one worker per core, and each opens the store); ${SHARED_STORES}, or serve with one worker (DENO_JOBS=1, or no --parallel)`;
+    case "process":
+      return `file is locked by another process${
+        pid === undefined ? "" : ` (pid ${pid})`
+      }; stop it and retry, or, to serve from several processes, use a shared store (KvStore on a local file, or RedisStore)`;
+    case "unknown":
+      return `file is locked by another process, or by another worker of this process (deno serve --parallel); ${SHARED_STORES}`;
   }
 }
 

@@ -27,6 +27,11 @@ import {
 } from "./_session_store/validate.ts";
 import { StoreClosedError } from "./errors.ts";
 import type { OwnerOptions, SessionStore } from "./session_store.ts";
+import {
+  checkKvOptions,
+  DEFAULT_LOCK_TIMEOUT_MS,
+  retryLocked,
+} from "./_kv_store/lock_retry.ts";
 
 /** The default key prefix: entries live under `["sessions", "entry", token]`. */
 export const DEFAULT_KV_PREFIX: Deno.KvKey = ["sessions"];
@@ -59,7 +64,20 @@ export interface KvStoreOptions {
    * @default {Date.now}
    */
   now?: () => number;
+  /**
+   * How long, in milliseconds, one read or commit retries while the
+   * database answers "database is locked": a KV database on a local file
+   * is SQLite, which lets one writer in at a time, so several processes or
+   * `deno serve --parallel` workers on one file meet this under load.
+   * Retries back off from 1 ms to 32 ms with jitter; past the bound the
+   * call fails saying so. 0 turns retries off.
+   *
+   * @default {5000}
+   */
+  lockTimeout?: number;
 }
+
+const KNOWN_OPTIONS = ["prefix", "now", "lockTimeout"];
 
 /**
  * A {@linkcode SessionStore} on Deno KV. Each entry is written with
@@ -151,8 +169,9 @@ export class KvStore implements SessionStore, AsyncDisposable {
    * open.
    *
    * @param kv An open `Deno.Kv`.
-   * @param options Key prefix and clock.
-   * @throws {TypeError} When an option has the wrong type.
+   * @param options Key prefix, clock and lock timeout.
+   * @throws {TypeError} When an option is unknown or has the wrong type.
+   * @throws {RangeError} When `lockTimeout` is negative.
    */
   constructor(kv: Deno.Kv, options?: KvStoreOptions);
   /** @internal Used by {@linkcode KvStore.open}. */
@@ -168,13 +187,18 @@ export class KvStore implements SessionStore, AsyncDisposable {
     owned = false,
     name = "kv",
   ) {
+    checkKvOptions(options, KNOWN_OPTIONS);
     const prefix = options.prefix ?? DEFAULT_KV_PREFIX;
     if (!Array.isArray(prefix)) {
       throw new TypeError(
         'Cannot create KvStore: option "prefix" must be an array of key parts',
       );
     }
-    this.#kv = kv;
+    this.#kv = retryLocked(
+      kv,
+      name,
+      options.lockTimeout ?? DEFAULT_LOCK_TIMEOUT_MS,
+    );
     this.#owned = owned;
     this.#entries = [...prefix, "entry"];
     this.#chunks = [...prefix, "chunk"];

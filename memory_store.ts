@@ -17,6 +17,8 @@ import {
 import { validateMemoryStoreOptions } from "./_store/options.ts";
 import type { OwnerOptions, SessionStore } from "./session_store.ts";
 import { StoreClosedError } from "./errors.ts";
+import { type CensusEntry, joinAsMemory } from "./_store/worker_census.ts";
+import { refuseSharedMemory } from "./_store/one_worker.ts";
 
 /** Options for {@linkcode MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -39,7 +41,10 @@ export interface MemoryStoreOptions {
 
 /**
  * An in-memory {@linkcode SessionStore} with a background expiry sweep.
- * Everything is lost when the process ends.
+ * Everything is lost when the process ends. It belongs to one worker:
+ * under `deno serve --parallel`, where each worker would keep its own
+ * sessions, a second worker's `MemoryStore` makes the process print why
+ * and exit with code 1 (see docs/parallel.md).
  *
  * @example Saving and finding a session
  * ```ts
@@ -59,6 +64,8 @@ export class MemoryStore implements SessionStore, AsyncDisposable {
   readonly #now: () => number;
   readonly #sweeper: Sweeper;
   #closed = false;
+  /** Its place in the census of `deno serve --parallel` workers. */
+  readonly #census: CensusEntry;
 
   /**
    * Creates an empty store and starts its sweep timer (unref'd).
@@ -76,6 +83,7 @@ export class MemoryStore implements SessionStore, AsyncDisposable {
       forget: (key) => this.#owners.delete(key),
       onExpired: options.onExpired,
     });
+    this.#census = joinAsMemory(() => refuseSharedMemory("MemoryStore"));
   }
 
   /** Number of live (unexpired) entries. */
@@ -200,6 +208,7 @@ export class MemoryStore implements SessionStore, AsyncDisposable {
     if (!this.#closed) {
       this.#closed = true;
       this.#sweeper.stop();
+      this.#census.leave();
       this.#keyspace.clear();
       this.#owners.clear();
     }

@@ -7,8 +7,19 @@
  * @module
  */
 
-import { type LogFile, openAndRecover, setRecordBytes } from "./aof.ts";
+import {
+  type LogFile,
+  type LogRecord,
+  openAndRecover,
+  setRecordBytes,
+} from "./aof.ts";
 import { StoreClosedError } from "./errors.ts";
+import {
+  type CensusEntry,
+  joinAsFileOwner,
+  joinAsMemory,
+} from "./_store/worker_census.ts";
+import { explainLock, refuseSharedMemory } from "./_store/one_worker.ts";
 import { type Entry, Keyspace, type Previous } from "./_store/keyspace.ts";
 import { everySecond, hooksOf, type StoreHooks } from "./_store/hooks.ts";
 import { compact, type CompactionTarget } from "./_store/compactor.ts";
@@ -93,6 +104,8 @@ export class BuntStore implements SessionStore, AsyncDisposable {
   /** Slots replaced by changes, waiting for an idle queue (not "always"). */
   readonly #retired: Previous[] = [];
   #retiringBatch: Promise<void> | undefined;
+  /** Its place in the census of `deno serve --parallel` workers. */
+  #census: CensusEntry | undefined;
 
   private constructor(path: string, options: BuntStoreOptions) {
     this.#path = path;
@@ -120,7 +133,12 @@ export class BuntStore implements SessionStore, AsyncDisposable {
    * @throws {TypeError} When an option has the wrong type, or `path` is a
    * URL of another scheme than `file:`.
    * @throws {RangeError} When an option is out of range.
-   * @throws {StoreLockedError} When another process holds the file.
+   * @throws {StoreLockedError} When the file is already open, in this
+   * isolate or another process; the message says which. When another
+   * worker of this process running the same module holds it (`deno serve
+   * --parallel`), the error is printed and the process exits with code 1,
+   * because Deno would otherwise keep serving on fewer workers without a
+   * word. A `":memory:"` store used by several such workers does the same.
    * @throws {CorruptLogError} When the log is damaged before its end.
    */
   static async open(
@@ -130,13 +148,19 @@ export class BuntStore implements SessionStore, AsyncDisposable {
     const path = storePath(location);
     validateOptions(options);
     const store = new BuntStore(path, options);
-    if (path === MEMORY_PATH) return store;
+    if (path === MEMORY_PATH) {
+      store.#census = joinAsMemory(() =>
+        refuseSharedMemory('BuntStore.open(":memory:")')
+      );
+      return store;
+    }
     try {
       await store.#load();
     } catch (error) {
       store.#sweeper.stop();
       store.#rawFile?.close();
-      throw error;
+      store.#census?.leave();
+      throw await explainLock(error);
     }
     return store;
   }
@@ -365,10 +389,16 @@ export class BuntStore implements SessionStore, AsyncDisposable {
     const now = this.#now();
     const keyspace = this.#keyspace;
     let legacy = false;
-    const log = await openAndRecover(this.#path, (record) => {
+    // Before the replay, so a worker whose lock fails meanwhile is answered.
+    const onLocked = (realPath: string) => {
+      this.#census?.leave();
+      this.#census = joinAsFileOwner(realPath);
+    };
+    const onRecord = (record: LogRecord) => {
       if (record.legacy) legacy = true;
       replayRecord(record, keyspace, this.#owners, now);
-    }, now);
+    };
+    const log = await openAndRecover(this.#path, onRecord, now, onLocked);
     this.#rawFile = log.file;
     this.#filePath = log.realPath;
     this.#recordsLoaded = log.records;
@@ -491,6 +521,7 @@ export class BuntStore implements SessionStore, AsyncDisposable {
     } finally {
       this.#rawFile?.close();
       this.#rawFile = undefined;
+      this.#census?.leave();
     }
   }
 

@@ -185,7 +185,12 @@ export class SessionEngine {
     if (cached !== undefined && this.#isLive(cached)) return cached;
     const token = this.settings.hashTokenInStore ? "" : key;
     const state = this.#decode(token, key, data);
-    if (state !== undefined) this.#remember(state);
+    // A shared store's state is kept only while a request uses it (see
+    // release()); a listed one, used by none, would outlive a logout made
+    // by another server and be served from memory.
+    if (state !== undefined && this.settings.store.shared !== true) {
+      this.#remember(state);
+    }
     return state;
   }
 

@@ -80,6 +80,25 @@ export function tables(report: BenchReport): string {
         `${s.shrinkMaxPauseMs.max.toFixed(0)}) |`,
     );
   }
+  const ratio = (v: Summary | undefined) =>
+    v === undefined
+      ? ""
+      : `${v.median.toFixed(2)} (${v.min.toFixed(2)}–${v.max.toFixed(2)})`;
+  if ((report.parallel ?? []).length > 0) {
+    lines.push(
+      "",
+      "| Session routes, wrk -t1 -c32 | read req/s | read / BuntStore | " +
+        "read / 1 worker | write req/s | write / BuntStore | write / 1 worker |",
+      "|---|---|---|---|---|---|---|",
+    );
+  }
+  for (const r of report.parallel ?? []) {
+    lines.push(
+      `| ${r.label} | ${cell(r.rps.read)} | ${ratio(r.vsBuntRun.read)} | ` +
+        `${ratio(r.vsOneWorker?.read)} | ${cell(r.rps.write)} | ` +
+        `${ratio(r.vsBuntRun.write)} | ${ratio(r.vsOneWorker?.write)} |`,
+    );
+  }
   lines.push("", "| Target | measured | needed | |", "|---|---|---|---|");
   for (const t of report.targets) {
     lines.push(

@@ -1,5 +1,6 @@
 /**
- * `deno task bench`: the store, HTTP and scale benchmarks in one run (so
+ * `deno task bench`: the store, HTTP, scale and parallel (`deno serve
+ * --parallel`) benchmarks in one run (so
  * the ratios hold on a noisy machine), written to
  * `bench/results/<date>.json` with machine info and drawn to
  * `docs/bench.svg`. With `--quick` (1/10 scale) the files are
@@ -45,6 +46,11 @@ import {
   type ScaleResult,
   scaleSizes,
 } from "./scale_bench.ts";
+import {
+  parallelConfig,
+  type ParallelResult,
+  runParallelBench,
+} from "./parallel_bench.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -58,6 +64,8 @@ export interface BenchReport {
   store: StoreResult[];
   http: HttpResult[];
   scale: ScaleResult[];
+  /** Session routes under `deno serve --parallel`, beside one process. */
+  parallel: ParallelResult[];
   targets: TargetCheck[];
 }
 
@@ -95,6 +103,13 @@ export async function runAll(flags: BenchFlags): Promise<BenchReport> {
     : await runScaleBench(scaleSizes(flags.divisor), flags.runs, console.log, {
       churnSeconds: CHURN_SECONDS / flags.divisor,
     });
+  const parallelCfg = parallelConfig(flags);
+  console.log(
+    `## Parallel: deno serve --parallel, ${parallelCfg.runs} rounds of ${parallelCfg.seconds} s`,
+  );
+  const parallel = only.length > 0 && !only.includes("parallel")
+    ? []
+    : await runParallelBench(parallelCfg);
   const report: BenchReport = {
     date: new Date().toISOString(),
     quick: flags.quick,
@@ -104,6 +119,7 @@ export async function runAll(flags: BenchFlags): Promise<BenchReport> {
     store,
     http,
     scale,
+    parallel,
     targets: [...checkTargets(store, http), ...checkScaleTargets(scale)],
   };
   for (const t of report.targets) {
@@ -308,7 +324,8 @@ if (import.meta.main) {
   console.log(
     `Wrote ${json} and ${svg} in ${report.seconds} s` +
       ` (store ${report.store.length}, http ${report.http.length},` +
-      ` scale ${report.scale.length}); peak ${
+      ` scale ${report.scale.length}, parallel ${report.parallel.length});` +
+      ` peak ${
         fmtRate(Math.max(0, ...report.http.map((r) => r.rps.read.max)))
       } req/s`,
   );

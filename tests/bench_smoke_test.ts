@@ -302,7 +302,7 @@ Deno.test({
       assert.equal(code, 0, new TextDecoder().decode(stderr));
       const report = JSON.parse(await Deno.readTextFile(out));
       assert.equal(report.quick, true);
-      for (const part of ["store", "http", "scale", "targets"]) {
+      for (const part of ["store", "http", "scale", "parallel", "targets"]) {
         assert.ok(report[part]?.length > 0, `no ${part} results`);
       }
       assert.match(await Deno.readTextFile(`${dir}/quick.svg`), /^<svg/);

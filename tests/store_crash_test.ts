@@ -271,7 +271,10 @@ Deno.test("BuntStore.open() throws StoreLockedError for a second open in one pro
   const store = await BuntStore.open(tmp.path);
   try {
     await assert.rejects(BuntStore.open(tmp.path), StoreLockedError);
-    await assert.rejects(BuntStore.open(tmp.path), /is locked/);
+    await assert.rejects(
+      BuntStore.open(tmp.path),
+      /already open in this process/,
+    );
   } finally {
     await store.close();
   }
