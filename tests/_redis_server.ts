@@ -25,15 +25,20 @@ const START_ATTEMPTS = 3;
  * `PING`.
  *
  * @param port The port to listen on; a random free one when omitted.
+ * @param args More `redis-server` options, which override the defaults
+ * (such as `["--appendonly", "yes", "--dir", dir]`).
  * @throws {Error} When `redis-server` is missing or does not answer in time.
  */
-export async function startRedisServer(port?: number): Promise<RedisServer> {
+export async function startRedisServer(
+  port?: number,
+  args: string[] = [],
+): Promise<RedisServer> {
   let lastError: unknown;
   // The free port is found by binding and releasing it, so another process
   // may take it before redis-server binds: retry with a new port.
   for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
     try {
-      return await startOnce(port ?? freePort());
+      return await startOnce(port ?? freePort(), args);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) {
         throw new Error(
@@ -52,7 +57,7 @@ export async function startRedisServer(port?: number): Promise<RedisServer> {
   );
 }
 
-async function startOnce(port: number): Promise<RedisServer> {
+async function startOnce(port: number, more: string[]): Promise<RedisServer> {
   const child = new Deno.Command("redis-server", {
     args: [
       "--port",
@@ -67,6 +72,7 @@ async function startOnce(port: number): Promise<RedisServer> {
       "no",
       "--loglevel",
       "warning",
+      ...more,
     ],
     stdin: "null",
     stdout: "piped",
