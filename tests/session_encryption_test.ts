@@ -6,14 +6,16 @@ import assert from "node:assert/strict";
 import {
   BuntStore,
   MemoryStore,
+  type OwnerOptions,
   SessionManager,
   type SessionManagerOptions,
   type SessionStore,
 } from "@x/buntstore";
 import { KvStore } from "@x/buntstore/kv";
 import { RedisStore } from "@x/buntstore/redis";
+import { SessionCipher } from "../_session/encryption.ts";
 import { startRedisServer } from "./_redis_server.ts";
-import { Clock, get, restarted, SpyStore } from "./_session_helpers.ts";
+import { Clock, get, SpyStore } from "./_session_helpers.ts";
 
 type Data = { user: string; secret: string; n: number };
 type Store = SessionStore & AsyncDisposable;
@@ -48,6 +50,31 @@ const STORES: [string, () => Promise<Store>][] = [
   ["KvStore", () => KvStore.open(":memory:")],
   ["RedisStore", redisStore],
 ];
+
+/**
+ * A second store object over the same data (a restarted server: managers
+ * share what is in memory per store object), forwarding the owner index.
+ */
+function restarted(store: SessionStore): SessionStore {
+  return {
+    find: (key) => store.find(key),
+    save: (key, data, expiry, options) =>
+      store.save(key, data, expiry, options),
+    ...(store.replace === undefined ? {} : {
+      replace: (
+        key: string,
+        data: Uint8Array,
+        expiry: Date,
+        options?: OwnerOptions,
+      ) => store.replace!(key, data, expiry, options),
+    }),
+    delete: (key, options) => store.delete(key, options),
+    ...(store.findByOwner === undefined
+      ? {}
+      : { findByOwner: (owner: string) => store.findByOwner!(owner) }),
+    all: () => store.all!(),
+  };
+}
 
 function manager(
   store: SessionStore,
@@ -178,6 +205,12 @@ Deno.test("SessionManager encryption rotates across three keys, and reencrypt() 
         unreadable: 0,
       });
       assert.equal(new Set(await keyIds(store)).size, 1);
+      // The owner index holds nothing under the older keys' hashes.
+      const indexed = (keys: Uint8Array[]) =>
+        store.findByOwner!(new SessionCipher({ keys }).owner(EMAIL));
+      assert.equal((await indexed([k1])).size, 0);
+      assert.equal((await indexed([k2])).size, 0);
+      assert.equal((await indexed([k3])).size, 3);
       assert.deepEqual(await third.reencrypt(), {
         reencrypted: 0,
         unreadable: 0,
