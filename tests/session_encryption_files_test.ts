@@ -98,14 +98,19 @@ Deno.test("SessionManager encryption leaves no session value or owner in the Bun
   }
 });
 
-Deno.test("SessionManager encryption reads its sessions back after the BuntStore log is reopened", async () => {
+Deno.test("SessionManager encryption reads its sessions back from a reopened BuntStore log, and from a dump loaded into another", async () => {
   await withTempDir(async (dir) => {
-    const path = `${dir}/s.db`;
     let token;
     {
-      await using store = await BuntStore.open(path);
+      await using store = await BuntStore.open(`${dir}/s.db`);
       token = await use(store, true);
     }
+    // The record is bound to its store key, which the dump keeps.
+    const now = Date.now();
+    const dump = await run(["dump", `${dir}/s.db`], { now });
+    const path = `${dir}/loaded.db`;
+    const load = await run(["load", path], { now, stdin: dump.stdout });
+    assert.equal(load.code, 0, load.stderr);
     await using store = await BuntStore.open(path);
     const sessions = new SessionManager<Data>({
       store,
