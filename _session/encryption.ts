@@ -18,6 +18,7 @@ import {
   createHmac,
   hkdfSync,
 } from "node:crypto";
+import { Buffer } from "node:buffer";
 import type { SessionEncryptionOptions } from "./types.ts";
 
 /** The first byte of every encrypted record: format 1. */
@@ -43,7 +44,7 @@ interface KeySlot {
   /** The key id as a number, for the lookup on every read. */
   idNumber: number;
   /** The AES-256-GCM key. */
-  data: Uint8Array;
+  data: Buffer;
   /** The HMAC-SHA-256 key for owner names. */
   owner: Uint8Array;
   owners: Map<string, string>;
@@ -53,6 +54,8 @@ interface KeySlot {
 export class SessionCipher {
   readonly #slots: KeySlot[];
   readonly #byId = new Map<number, number>();
+  /** Reused for the additional data: node:crypto copies it at once. */
+  #aad = Buffer.alloc(HEADER_BYTES + 64);
   /** Whether records without the mark are read as they are (migration). */
   readonly acceptUnencrypted: boolean;
 
@@ -100,9 +103,10 @@ export class SessionCipher {
     const nonce = out.subarray(HEADER_BYTES, HEADER_BYTES + NONCE_BYTES);
     crypto.getRandomValues(nonce);
     const cipher = createCipheriv("aes-256-gcm", slot.data, nonce);
-    cipher.setAAD(aad(out, key));
+    cipher.setAAD(this.#additionalData(out, key));
     let at = HEADER_BYTES + NONCE_BYTES;
-    const body = cipher.update(plaintext);
+    // A Buffer view spares node:crypto a copy of the input.
+    const body = cipher.update(asBuffer(plaintext));
     out.set(body, at);
     at += body.byteLength;
     const rest = cipher.final();
@@ -135,10 +139,10 @@ export class SessionCipher {
       data.subarray(HEADER_BYTES, HEADER_BYTES + NONCE_BYTES),
       { authTagLength: TAG_BYTES },
     );
-    decipher.setAAD(aad(data, key));
+    decipher.setAAD(this.#additionalData(data, key));
     decipher.setAuthTag(data.subarray(tagAt));
     const body = decipher.update(
-      data.subarray(ENCRYPTION_OVERHEAD - TAG_BYTES, tagAt),
+      asBuffer(data.subarray(ENCRYPTION_OVERHEAD - TAG_BYTES, tagAt)),
     );
     // final() throws when the tag does not match.
     const rest = decipher.final();
@@ -182,6 +186,16 @@ export class SessionCipher {
     if (this.acceptUnencrypted) names.push(name);
     return names;
   }
+
+  /** The header of `record` followed by the UTF-8 store key. */
+  #additionalData(record: Uint8Array, key: string): Buffer {
+    const length = HEADER_BYTES + key.length * 3;
+    if (this.#aad.byteLength < length) this.#aad = Buffer.alloc(length);
+    const out = this.#aad;
+    out.set(record.subarray(0, HEADER_BYTES));
+    const { written } = encoder.encodeInto(key, out.subarray(HEADER_BYTES));
+    return out.subarray(0, HEADER_BYTES + written);
+  }
 }
 
 /** The key as 32 bytes, from bytes or base64 (standard or URL-safe). */
@@ -224,7 +238,7 @@ function deriveSlot(key: Uint8Array): KeySlot {
   return {
     id,
     idNumber: idNumber(id, 0),
-    data: derive("buntstore session data", KEY_BYTES),
+    data: Buffer.from(derive("buntstore session data", KEY_BYTES)),
     owner: derive("buntstore session owner", KEY_BYTES),
     owners: new Map(),
   };
@@ -235,12 +249,8 @@ function idNumber(bytes: Uint8Array, at: number): number {
     (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
 }
 
-/** The header of `record` followed by the UTF-8 store key. */
-function aad(record: Uint8Array, key: string): Uint8Array {
-  const out = new Uint8Array(HEADER_BYTES + key.length * 3);
-  out.set(record.subarray(0, HEADER_BYTES));
-  const { written } = encoder.encodeInto(key, out.subarray(HEADER_BYTES));
-  return out.subarray(0, HEADER_BYTES + written);
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
