@@ -140,6 +140,11 @@ Deno.test("SessionManager encryption stores ciphertext and reads it back on ever
       }
       assert.equal(await readN(store, [key], token), 1);
       assert.equal((await sessions.listBy(EMAIL)).length, 1);
+      const users: (string | undefined)[] = [];
+      await manager(restarted(store), [key]).iterate((session) => {
+        users.push(session.get("user"));
+      });
+      assert.deepEqual(users, [EMAIL]);
       // A manager without the key (or without encryption) sees no session.
       assert.equal(await readN(store, [newKey()], token), undefined);
       const plain = new SessionManager<Data>({ store: restarted(store) });
