@@ -9,11 +9,11 @@
  */
 
 import type { SessionCodec } from "./types.ts";
+import type { SessionCipher } from "./encryption.ts";
 import type { OwnerOptions, SessionStore } from "../session_store.ts";
 import { checkRecord, deepFreeze } from "./codec.ts";
 import { newToken, TokenHasher } from "./token.ts";
 import { type Loading, registryOf, type SessionRegistry } from "./registry.ts";
-import type { SessionCipher } from "./encryption.ts";
 
 /** The decoded session shared by every request that uses it. */
 export interface SessionState {

@@ -13,6 +13,8 @@ export interface RedisServer extends AsyncDisposable {
   readonly port: number;
   /** `redis://127.0.0.1:<port>`. */
   readonly url: string;
+  /** The server's process id, to stop (SIGSTOP) or kill it in a test. */
+  readonly pid: number;
   /** Stops the server and waits for it to exit. */
   stop(): Promise<void>;
 }
@@ -25,20 +27,20 @@ const START_ATTEMPTS = 3;
  * `PING`.
  *
  * @param port The port to listen on; a random free one when omitted.
- * @param args More `redis-server` options, which override the defaults
- * (such as `["--appendonly", "yes", "--dir", dir]`).
+ * @param extraArgs More `redis-server` arguments, such as
+ * `["--requirepass", "secret"]`.
  * @throws {Error} When `redis-server` is missing or does not answer in time.
  */
 export async function startRedisServer(
   port?: number,
-  args: string[] = [],
+  extraArgs: string[] = [],
 ): Promise<RedisServer> {
   let lastError: unknown;
   // The free port is found by binding and releasing it, so another process
   // may take it before redis-server binds: retry with a new port.
   for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
     try {
-      return await startOnce(port ?? freePort(), args);
+      return await startOnce(port ?? freePort(), extraArgs);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) {
         throw new Error(
@@ -57,7 +59,10 @@ export async function startRedisServer(
   );
 }
 
-async function startOnce(port: number, more: string[]): Promise<RedisServer> {
+async function startOnce(
+  port: number,
+  extraArgs: string[],
+): Promise<RedisServer> {
   const child = new Deno.Command("redis-server", {
     args: [
       "--port",
@@ -72,7 +77,7 @@ async function startOnce(port: number, more: string[]): Promise<RedisServer> {
       "no",
       "--loglevel",
       "warning",
-      ...more,
+      ...extraArgs,
     ],
     stdin: "null",
     stdout: "piped",
@@ -110,6 +115,7 @@ async function startOnce(port: number, more: string[]): Promise<RedisServer> {
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
+    pid: child.pid,
     stop,
     [Symbol.asyncDispose]: stop,
   };
@@ -135,8 +141,10 @@ async function answersPing(port: number): Promise<boolean> {
     await conn.write(new TextEncoder().encode("PING\r\n"));
     const buffer = new Uint8Array(64);
     const n = await conn.read(buffer);
-    return n !== null &&
-      new TextDecoder().decode(buffer.subarray(0, n)).startsWith("+PONG");
+    if (n === null) return false;
+    const reply = new TextDecoder().decode(buffer.subarray(0, n));
+    // A server with --requirepass answers, but refuses PING without AUTH.
+    return reply.startsWith("+PONG") || reply.startsWith("-NOAUTH");
   } catch (error) {
     // A server still loading may reset the connection: poll again.
     if (error instanceof Deno.errors.ConnectionReset) return false;
