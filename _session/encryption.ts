@@ -61,7 +61,8 @@ export class SessionCipher {
 
   /**
    * @throws {TypeError} When `keys` is not a non-empty array of
-   * `Uint8Array` and base64 strings.
+   * `Uint8Array` and base64 strings, or an option is unknown or of the
+   * wrong type.
    * @throws {RangeError} When a key is not exactly 32 bytes, or appears
    * twice.
    */
@@ -71,7 +72,19 @@ export class SessionCipher {
         'Cannot create session manager: option "encryption" must be an object with a "keys" array',
       );
     }
-    const { keys } = options;
+    for (const name of Object.keys(options)) {
+      if (name !== "keys" && name !== "acceptUnencrypted") {
+        throw new TypeError(
+          `Cannot create session manager: unknown encryption option "${name}"`,
+        );
+      }
+    }
+    const { keys, acceptUnencrypted = false } = options;
+    if (typeof acceptUnencrypted !== "boolean") {
+      throw new TypeError(
+        'Cannot create session manager: option "encryption.acceptUnencrypted" must be a boolean',
+      );
+    }
     if (!Array.isArray(keys) || keys.length === 0) {
       throw new TypeError(
         'Cannot create session manager: option "encryption.keys" must be a non-empty array of 32-byte keys (Uint8Array or base64)',
@@ -86,7 +99,7 @@ export class SessionCipher {
       }
       this.#byId.set(slot.idNumber, i);
     });
-    this.acceptUnencrypted = options.acceptUnencrypted ?? false;
+    this.acceptUnencrypted = acceptUnencrypted;
   }
 
   /** How many keys decrypt. */

@@ -341,6 +341,18 @@ Deno.test("SessionManager refuses encryption keys that are not 32 bytes", async 
     () => new SessionManager({ store, encryption: null as never }),
     TypeError,
   );
+  assert.throws(
+    () => new SessionManager({ store, encryption: { key: bytes } as never }),
+    /unknown encryption option "key"/,
+  );
+  assert.throws(
+    () =>
+      new SessionManager({
+        store,
+        encryption: { keys: [bytes], acceptUnencrypted: "yes" as never },
+      }),
+    /acceptUnencrypted" must be a boolean/,
+  );
 });
 
 Deno.test("SessionManager.reencrypt() keeps each session's last-seen time and idle deadline", async () => {
