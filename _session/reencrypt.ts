@@ -40,14 +40,21 @@ export async function reencryptSessions(
       // queues behind the rewrite (or the rewrite behind it), in-process.
       const state = engine.adopt(key, data);
       if (state === undefined) continue; // expired or destroyed meanwhile
-      const written = await enqueue(
-        state,
-        () =>
-          state.destroyed ? Promise.resolve(undefined) : rewrite(engine, key),
-      );
-      if (written) {
-        state.savedOwner = written.owner;
-        result.reencrypted++;
+      // In use while rewritten, then released like a request's session: a
+      // shared store's state must not stay in memory once unused.
+      state.users++;
+      try {
+        const written = await enqueue(
+          state,
+          () =>
+            state.destroyed ? Promise.resolve(undefined) : rewrite(engine, key),
+        );
+        if (written) {
+          state.savedOwner = written.owner;
+          result.reencrypted++;
+        }
+      } finally {
+        engine.release(state);
       }
     }
   } finally {

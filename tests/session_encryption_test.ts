@@ -1,132 +1,28 @@
 // Session data encrypted at rest (the `encryption` option) on every store:
-// what the store holds, key rotation, re-encryption, and records that do
-// not decrypt (moved, tampered, removed key) starting fresh sessions.
+// what the store holds, key rotation, and records that do not decrypt
+// (moved, tampered, removed key) starting fresh sessions.
 
 import assert from "node:assert/strict";
 import {
-  BuntStore,
   MemoryStore,
-  type OwnerOptions,
   SessionManager,
   type SessionManagerOptions,
-  type SessionStore,
 } from "@x/buntstore";
-import { KvStore } from "@x/buntstore/kv";
-import { RedisStore } from "@x/buntstore/redis";
 import { SessionCipher } from "../_session/encryption.ts";
-import { startRedisServer } from "./_redis_server.ts";
-import { Clock, get, SpyStore } from "./_session_helpers.ts";
-
-type Data = { user: string; secret: string; n: number };
-type Store = SessionStore & AsyncDisposable;
-
-const EMAIL = "ada.lovelace@example.com";
-const SECRET = "oauth-access-token-7f3a9c";
-
-function newKey(): Uint8Array {
-  return crypto.getRandomValues(new Uint8Array(32));
-}
-
-async function redisStore(): Promise<Store> {
-  const server = await startRedisServer();
-  try {
-    const store = await RedisStore.connect(server.url);
-    return Object.assign(store, {
-      async [Symbol.asyncDispose]() {
-        await store.close();
-        await server.stop();
-      },
-    });
-  } catch (error) {
-    await server.stop();
-    throw error;
-  }
-}
-
-/** Every store, on the wall clock (Redis expires by its own). */
-const STORES: [string, () => Promise<Store>][] = [
-  ["MemoryStore", () => Promise.resolve(new MemoryStore())],
-  ["BuntStore", () => BuntStore.open(":memory:")],
-  ["KvStore", () => KvStore.open(":memory:")],
-  ["RedisStore", redisStore],
-];
-
-/**
- * A second store object over the same data (a restarted server: managers
- * share what is in memory per store object), forwarding the owner index.
- */
-function restarted(store: SessionStore): SessionStore {
-  return {
-    find: (key) => store.find(key),
-    save: (key, data, expiry, options) =>
-      store.save(key, data, expiry, options),
-    ...(store.replace === undefined ? {} : {
-      replace: (
-        key: string,
-        data: Uint8Array,
-        expiry: Date,
-        options?: OwnerOptions,
-      ) => store.replace!(key, data, expiry, options),
-    }),
-    delete: (key, options) => store.delete(key, options),
-    ...(store.findByOwner === undefined
-      ? {}
-      : { findByOwner: (owner: string) => store.findByOwner!(owner) }),
-    all: () => store.all!(),
-  };
-}
-
-function manager(
-  store: SessionStore,
-  keys: (Uint8Array | string)[],
-  options: Partial<SessionManagerOptions> = {},
-): SessionManager<Data> {
-  return new SessionManager<Data>({
-    store,
-    index: "user",
-    encryption: { keys },
-    ...options,
-  });
-}
-
-/** Logs `user` in with a new session; returns its token. */
-async function login(
-  sessions: SessionManager<Data>,
-  user = EMAIL,
-  n = 1,
-): Promise<string> {
-  const { token } = await sessions.withToken(undefined, (session) => {
-    session.put("user", user);
-    session.put("secret", SECRET);
-    session.put("n", n);
-  });
-  assert.ok(token);
-  return token;
-}
-
-/** The session's `n` as a manager with a cold cache reads it. */
-async function readN(
-  store: SessionStore,
-  keys: Uint8Array[],
-  token: string,
-): Promise<number | undefined> {
-  const cold = manager(restarted(store), keys);
-  return (await cold.withToken(token, (s) => s.get("n"))).value;
-}
-
-/** The key id (bytes 1-4, hex) of every record in the store. */
-async function keyIds(store: SessionStore): Promise<string[]> {
-  const ids = [];
-  for (const data of (await store.all!()).values()) {
-    assert.equal(data[0], 0xe1, "every record is encrypted");
-    ids.push([...data.subarray(1, 5)].map((b) => b.toString(16)).join(""));
-  }
-  return ids;
-}
-
-function contains(haystack: Uint8Array, needle: string): boolean {
-  return new TextDecoder("latin1").decode(haystack).includes(needle);
-}
+import { get } from "./_session_helpers.ts";
+import {
+  contains,
+  type Data,
+  EMAIL,
+  keyIds,
+  login,
+  manager,
+  newKey,
+  readN,
+  restarted,
+  SECRET,
+  STORES,
+} from "./_encryption_helpers.ts";
 
 Deno.test("SessionManager encryption stores ciphertext and reads it back on every store", async (t) => {
   for (const [name, open] of STORES) {
@@ -353,68 +249,4 @@ Deno.test("SessionManager refuses encryption keys that are not 32 bytes", async 
       }),
     /acceptUnencrypted" must be a boolean/,
   );
-});
-
-Deno.test("SessionManager.reencrypt() keeps each session's last-seen time and idle deadline", async () => {
-  const clock = new Clock();
-  await using store = new MemoryStore({ now: clock.now });
-  const [k1, k2] = [newKey(), newKey()];
-  const options = { now: clock.now, idleTimeout: 60_000, touchInterval: 1000 };
-  const token = await login(manager(store, [k1], options));
-  const seen = (await manager(store, [k1], options).listBy(EMAIL))[0]!;
-  clock.advance(50_000);
-  const rotated = manager(restarted(store), [k2, k1], options);
-  assert.equal((await rotated.reencrypt()).reencrypted, 1);
-  const after = manager(restarted(store), [k2], options);
-  assert.deepEqual((await after.listBy(EMAIL))[0]!.lastSeen, seen.lastSeen);
-  clock.advance(10_001);
-  const late = manager(restarted(store), [k2], options);
-  assert.equal(
-    (await late.withToken(token, (s) => s.get("n"))).value,
-    undefined,
-  );
-});
-
-Deno.test("SessionManager.reencrypt() loses no save of a session a request is writing", async () => {
-  await using memory = new MemoryStore();
-  const spy = new SpyStore(memory);
-  const [k1, k2] = [newKey(), newKey()];
-  const token = await login(manager(spy, [k1]));
-  const sessions = manager(restarted(spy), [k2, k1]);
-  spy.saveDelay = 20;
-  const saving = sessions.withToken(token, (s) => s.put("n", 2));
-  // The rewrite reads the store while the request's save is in flight.
-  await new Promise((resolve) => setTimeout(resolve, 5));
-  await sessions.reencrypt();
-  await saving;
-  spy.saveDelay = 0;
-  assert.equal(await readN(spy, [k2], token), 2);
-});
-
-Deno.test("SessionManager encryption with acceptUnencrypted reads older plain sessions until reencrypt() runs", async () => {
-  await using store = new MemoryStore();
-  const key = newKey();
-  const plain = new SessionManager<Data>({ store, index: "user" });
-  const token = await login(plain);
-  const strict = manager(restarted(store), [key]);
-  assert.equal(
-    (await strict.withToken(token, (s) => s.get("n"))).value,
-    undefined,
-  );
-
-  const migrating = new SessionManager<Data>({
-    store,
-    index: "user",
-    encryption: { keys: [key], acceptUnencrypted: true },
-  });
-  assert.equal((await migrating.listBy(EMAIL)).length, 1);
-  assert.deepEqual(await migrating.reencrypt(), {
-    reencrypted: 1,
-    unreadable: 0,
-  });
-  assert.equal((await keyIds(store)).length, 1);
-  assert.equal(await readN(store, [key], token), 1);
-  // The owner index entry moved from the plain name to the keyed hash.
-  assert.equal((await store.findByOwner(EMAIL)).size, 0);
-  assert.equal((await manager(store, [key]).listBy(EMAIL)).length, 1);
 });
