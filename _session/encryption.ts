@@ -1,9 +1,10 @@
 /**
  * Session data encrypted at rest (the manager's `encryption` option):
- * AES-256-GCM through `node:crypto`, which is synchronous and about three
- * times faster here than WebCrypto's promise per call, bound to the store
- * key, with a list of keys so that one can be rotated out. The owner index
- * gets a keyed hash of the owner instead of the owner itself.
+ * AES-256-GCM through `node:crypto`, bound to the store key, with a list of
+ * keys so that one can be rotated out. `node:crypto` because it is
+ * synchronous (a listed session is decoded synchronously) and per call no
+ * slower here than WebCrypto's promise (bench/README.md, issue 23). The
+ * owner index gets a keyed hash of the owner instead of the owner itself.
  *
  * A record is `E1 | key id (4) | nonce (12) | ciphertext | tag (16)`; the
  * additional authenticated data is the first 5 bytes followed by the UTF-8
