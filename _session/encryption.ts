@@ -23,7 +23,7 @@ import { Buffer } from "node:buffer";
 import type { SessionEncryptionOptions } from "./types.ts";
 
 /** The first byte of every encrypted record: format 1. */
-export const ENCRYPTED_MARK = 0xe1;
+const ENCRYPTED_MARK = 0xe1;
 /** Length of a key, in bytes. */
 const KEY_BYTES = 32;
 const ID_BYTES = 4;
@@ -31,7 +31,7 @@ const HEADER_BYTES = 1 + ID_BYTES;
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 /** Bytes an encrypted record adds to the encoded session. */
-export const ENCRYPTION_OVERHEAD = HEADER_BYTES + NONCE_BYTES + TAG_BYTES;
+const ENCRYPTION_OVERHEAD = HEADER_BYTES + NONCE_BYTES + TAG_BYTES;
 /** Blinded owner names remembered per key, so a save rarely hashes. */
 const OWNER_CACHE_SIZE = 10_000;
 
@@ -101,11 +101,6 @@ export class SessionCipher {
       this.#byId.set(slot.idNumber, i);
     });
     this.acceptUnencrypted = acceptUnencrypted;
-  }
-
-  /** How many keys decrypt. */
-  get size(): number {
-    return this.#slots.length;
   }
 
   /** Encrypts `plaintext` for store key `key` with the first key. */
