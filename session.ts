@@ -34,6 +34,7 @@
 
 import type {
   DestroyByOptions,
+  ReencryptResult,
   Session,
   SessionInfo,
   SessionManagerOptions,
@@ -48,6 +49,7 @@ import { SessionEngine, type SessionState } from "./_session/engine.ts";
 import { ABORT, FINISH, SessionHandle } from "./_session/handle.ts";
 import { destroyOwned, listOwned } from "./_session/owners.ts";
 import { iterateSessions, runWithToken } from "./_session/outside_requests.ts";
+import { reencryptSessions } from "./_session/reencrypt.ts";
 import { checkCookieOptions, checkManagerOptions } from "./_session/options.ts";
 import { RequestSlot } from "./_session/request_slot.ts";
 import { isStoreFailure } from "./_session/store_failure.ts";
@@ -498,6 +500,49 @@ export class SessionManager<T extends object = Record<string, unknown>> {
     }
     const keptKey = except === undefined ? undefined : this.#keyOf(except);
     return await destroyOwned(this.#engine, owner, { keptKey, id });
+  }
+
+  /**
+   * Rewrites every session encrypted with an older key of the
+   * `encryption` option with the first one, leaving its data, expiry and
+   * last-seen time unchanged, so the older keys can then be removed.
+   *
+   * Safe while this manager serves requests: each rewrite reads the
+   * session again and is queued with the requests' saves of it. Not safe
+   * against other processes writing the same store (Redis or Deno KV
+   * shared by several servers): a save another server makes between this
+   * rewrite's read and write of one session is lost. There, run it with one
+   * server up, or wait `lifetime` after the key stopped being first: no
+   * session written under it is alive then. Reads every session.
+   *
+   * @returns How many sessions were rewritten, and how many no key reads.
+   * @throws {TypeError} Without the `encryption` option, or when the store
+   * has no `all()`.
+   *
+   * @example Rotating a key out
+   * ```ts
+   * import { MemoryStore, SessionManager } from "@x/buntstore";
+   * import assert from "node:assert/strict";
+   *
+   * const oldKey = crypto.getRandomValues(new Uint8Array(32));
+   * const newKey = crypto.getRandomValues(new Uint8Array(32));
+   * await using store = new MemoryStore();
+   * const before = new SessionManager({ store, encryption: { keys: [oldKey] } });
+   * const { token } = await before.withToken(undefined, (s) => s.put("n", 1));
+   *
+   * const during = new SessionManager({
+   *   store,
+   *   encryption: { keys: [newKey, oldKey] },
+   * });
+   * assert.deepEqual(await during.reencrypt(), { reencrypted: 1, unreadable: 0 });
+   *
+   * const after = new SessionManager({ store, encryption: { keys: [newKey] } });
+   * const read = await after.withToken(token, (s) => s.get("n"));
+   * assert.equal(read.value, 1);
+   * ```
+   */
+  reencrypt(): Promise<ReencryptResult> {
+    return reencryptSessions(this.#engine);
   }
 
   /** The store key of the session `request` uses (or sent), if any. */

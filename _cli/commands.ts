@@ -7,7 +7,7 @@
 
 import { writeAll } from "../aof.ts";
 import { parseArgs } from "node:util";
-import { type Output, UsageError } from "./output.ts";
+import { CliError, EXIT_FAILURE, type Output, UsageError } from "./output.ts";
 import {
   dumpCommand,
   getCommand,
@@ -18,6 +18,7 @@ import { repairCommand } from "./repair.ts";
 import { delCommand, loadCommand, shrinkCommand } from "./write.ts";
 import { benchCommand } from "./bench.ts";
 import { TokenHasher } from "../_session/token.ts";
+import { SessionCipher } from "../_session/encryption.ts";
 
 type Flag = { type: "boolean" | "string"; short?: string; arg?: string };
 type Values = Record<string, string | boolean | undefined>;
@@ -119,12 +120,29 @@ goes to stderr unless --quiet. Reads the log without changing it; memory
 grows with the number of sessions, not their size. Tokens are secrets: keep
 the output private.
 
-  --out PATH  write to PATH (created with mode 0600) instead of stdout`,
-    flags: { out: { type: "string", short: "o", arg: "PATH" } },
-    run: (out, [path], values) =>
-      typeof values.out === "string"
-        ? dumpToFile(out, path!, values.out, values)
-        : dumpCommand(out, path!, flags(values), out.io.stdout),
+  --out PATH       write to PATH (created with mode 0600) instead of stdout
+  --key-file PATH  sessions saved with the middleware's "encryption" option:
+                   PATH holds its keys, one base64 key a line; each session
+                   one of them decrypts gets "decrypted": its plaintext (UTF-8
+                   text, else base64) beside the unchanged "value", so the
+                   output still loads. A file, not an argument, so the key
+                   stays out of shell history and the process list`,
+    flags: {
+      out: { type: "string", short: "o", arg: "PATH" },
+      "key-file": { type: "string", arg: "PATH" },
+    },
+    run: async (out, [path], values) => {
+      const cipher = await readKeyFile(values["key-file"]);
+      return typeof values.out === "string"
+        ? await dumpToFile(out, path!, values.out, values, cipher)
+        : await dumpCommand(
+          out,
+          path!,
+          flags(values),
+          out.io.stdout,
+          cipher,
+        );
+    },
   },
   load: {
     summary: "import JSON Lines from dump (takes the store's lock)",
@@ -286,6 +304,7 @@ async function dumpToFile(
   path: string,
   target: string,
   values: Values,
+  cipher: SessionCipher | undefined,
 ): Promise<number> {
   using file = await Deno.open(target, {
     write: true,
@@ -298,5 +317,44 @@ async function dumpToFile(
     path,
     flags(values),
     (bytes) => writeAll(file, bytes),
+    cipher,
   );
+}
+
+/** The keys of `dump --key-file`, one base64 key a line; none without it. */
+async function readKeyFile(
+  path: string | boolean | undefined,
+): Promise<SessionCipher | undefined> {
+  if (typeof path !== "string") return undefined;
+  let text;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    throw new CliError(`Cannot read key file "${path}": not found`);
+  }
+  const keys = text.split("\n").map((line) => line.trim()).filter(Boolean);
+  if (keys.length === 0) {
+    throw new CliError(
+      `Cannot use key file "${path}": it holds no key (one base64 key a line)`,
+    );
+  }
+  try {
+    return new SessionCipher({ keys });
+  } catch (error) {
+    if (!(error instanceof TypeError || error instanceof RangeError)) {
+      throw error;
+    }
+    // The message names the key by its line among the keys.
+    throw new CliError(
+      `Cannot use key file "${path}": ${
+        (error as Error).message.replace(
+          "Cannot create session manager: ",
+          "",
+        )
+      }`,
+      EXIT_FAILURE,
+      { cause: error },
+    );
+  }
 }

@@ -22,6 +22,7 @@ import {
   table,
 } from "./output.ts";
 import { histogram, type StatsReport, summarize } from "./stats.ts";
+import type { SessionCipher } from "../_session/encryption.ts";
 
 /** Flags every reporting command understands. */
 export interface ReportFlags {
@@ -282,6 +283,7 @@ export async function dumpCommand(
   path: string,
   flags: ReportFlags,
   sink: (bytes: Uint8Array) => void,
+  cipher?: SessionCipher,
 ): Promise<number> {
   using log = await openReadOnly(path);
   const now = out.io.now();
@@ -310,10 +312,14 @@ export async function dumpCommand(
     readProgress(out, flags, "dump 2/2", first.validEnd),
     (record, offset) => {
       if (offset >= first.validEnd || last.get(record.key) !== offset) return;
+      const plain = cipher === undefined
+        ? undefined
+        : decrypted(cipher, record.key, record.value);
       const line = JSON.stringify({
         token: record.key,
         expires: jsonExpiry(record.expiresAt),
         value: record.value.toBase64(),
+        ...(plain === undefined ? {} : { decrypted: plain }),
       });
       lines.push(line);
       pending += line.length;
@@ -334,6 +340,26 @@ export async function dumpCommand(
     out.error(`dumped ${formatCount(written)} sessions from ${path}${note}`);
   }
   return 0;
+}
+
+/**
+ * The plaintext of an encrypted session (UTF-8 text, else base64), or
+ * `undefined` when no key decrypts it (or it is no encrypted session).
+ */
+function decrypted(
+  cipher: SessionCipher,
+  key: string,
+  value: Uint8Array,
+): string | undefined {
+  if (cipher.keyIndexOf(value) === -1) return undefined;
+  let plain;
+  try {
+    plain = cipher.open(key, value);
+  } catch {
+    // Tampered, or moved under another key: shown as ciphertext only.
+    return undefined;
+  }
+  return decodeText(plain) ?? new Uint8Array(plain).toBase64();
 }
 
 const strictDecoder = new TextDecoder("utf-8", {

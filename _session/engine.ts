@@ -9,6 +9,7 @@
  */
 
 import type { SessionCodec } from "./types.ts";
+import type { SessionCipher } from "./encryption.ts";
 import type { OwnerOptions, SessionStore } from "../session_store.ts";
 import { checkRecord, deepFreeze } from "./codec.ts";
 import { newToken, TokenHasher } from "./token.ts";
@@ -68,6 +69,8 @@ export interface EngineSettings {
   cacheSize: number;
   /** The value naming a session's owner, for the store's owner index. */
   index: string | undefined;
+  /** Encrypts what the store gets (the `encryption` option). */
+  cipher: SessionCipher | undefined;
 }
 
 /** Loads, caches, saves and deletes session states. */
@@ -96,11 +99,17 @@ export class SessionEngine {
     return state;
   }
 
-  /** The owner `state` names through the `index` option, if any. */
-  ownerOf(state: SessionState): string | undefined {
-    const { index } = this.settings;
+  /**
+   * The owner `state` names through the `index` option, if any, as the
+   * index keeps it for records of encryption key `keyIndex`.
+   */
+  ownerOf(state: SessionState, keyIndex = 0): string | undefined {
+    const { index, cipher } = this.settings;
     if (index === undefined) return undefined;
-    return ownerKey(state.values.get(index));
+    const name = ownerKey(state.values.get(index));
+    return cipher === undefined || name === undefined
+      ? name
+      : cipher.owner(name, keyIndex);
   }
 
   /**
@@ -279,7 +288,7 @@ export class SessionEngine {
 
   async #saveNow(state: SessionState): Promise<boolean> {
     if (!this.needsSave(state)) return false;
-    const { codec, store, maxBytes } = this.settings;
+    const { codec, store, maxBytes, cipher } = this.settings;
     const now = this.settings.now();
     if (state.key === "") {
       this.#assignToken(state);
@@ -289,7 +298,7 @@ export class SessionEngine {
     const owner = this.ownerOf(state);
     let written;
     try {
-      const bytes = codec.encode({
+      let bytes = codec.encode({
         deadline: state.deadline,
         savedAt: now,
         ...(state.createdAt === 0 ? {} : { createdAt: state.createdAt }),
@@ -303,6 +312,7 @@ export class SessionEngine {
           `Cannot save session: it encodes to ${bytes.byteLength} bytes, more than maxBytes (${maxBytes})`,
         );
       }
+      if (cipher !== undefined) bytes = cipher.seal(key, bytes);
       const expiry = new Date(this.expiresAt(state, now));
       const options = ownerOptions(state, owner);
       try {
@@ -358,9 +368,11 @@ export class SessionEngine {
     key: string,
     data: Uint8Array,
   ): SessionState | undefined {
+    const { codec, cipher } = this.settings;
     let record;
     try {
-      record = checkRecord(this.settings.codec.decode(data));
+      const plain = cipher === undefined ? data : cipher.open(key, data);
+      record = checkRecord(codec.decode(plain));
     } catch {
       // Undecodable data is treated as no session: the client gets a fresh
       // one, which is the documented outcome, not an error to report.
@@ -373,7 +385,7 @@ export class SessionEngine {
     for (const [name, value] of Object.entries(record.values)) {
       state.values.set(name, deepFreeze(value));
     }
-    state.savedOwner = this.ownerOf(state);
+    state.savedOwner = this.ownerOf(state, cipher?.keyIndexOf(data));
     return this.#isLive(state) ? state : undefined;
   }
 
@@ -468,7 +480,11 @@ function ownerOptions(
   return moved ? { owner, previousOwner: previous } : { owner };
 }
 
-function enqueue<R>(state: SessionState, op: () => Promise<R>): Promise<R> {
+/** Runs `op` after every store operation of `state` already queued. */
+export function enqueue<R>(
+  state: SessionState,
+  op: () => Promise<R>,
+): Promise<R> {
   const run = state.queue.then(op);
   // The caller gets the failure through `run`; the queue only needs to know
   // that the operation is over.

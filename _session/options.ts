@@ -14,6 +14,7 @@ import type { EngineSettings } from "./engine.ts";
 import type { CookieSettings } from "./cookie.ts";
 import { deletionCookie } from "./cookie.ts";
 import { jsonSessionCodec } from "./codec.ts";
+import { SessionCipher } from "./encryption.ts";
 
 /** Default absolute lifetime: 24 hours, as in scs. */
 const DEFAULT_LIFETIME = 24 * 60 * 60 * 1000;
@@ -126,6 +127,9 @@ export function checkManagerOptions(
     maxBytes,
     hashTokenInStore: options.hashTokenInStore ?? true,
     cacheSize,
+    cipher: options.encryption === undefined
+      ? undefined
+      : new SessionCipher(options.encryption),
   };
 }
 

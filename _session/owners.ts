@@ -87,13 +87,13 @@ async function ownedStates(
   registry.startListing();
   try {
     const entries = typeof store.findByOwner === "function"
-      ? await store.findByOwner(name)
+      ? await findByOwner(engine, name)
       : await store.all!();
     const states = [];
     for (const [key, data] of entries) {
       const state = engine.adopt(key, data);
       // The index may be behind a change of owner: trust only the data.
-      if (state !== undefined && engine.ownerOf(state) === name) {
+      if (state !== undefined && ownerKey(state.values.get(index)) === name) {
         states.push(state);
       }
     }
@@ -101,6 +101,26 @@ async function ownedStates(
   } finally {
     registry.endListing();
   }
+}
+
+/**
+ * The entries indexed under owner `name`: with encryption, under each
+ * key's hash of it (a session moves to the first key's on its next save).
+ */
+async function findByOwner(
+  engine: SessionEngine,
+  name: string,
+): Promise<Map<string, Uint8Array>> {
+  const { store, cipher } = engine.settings;
+  if (cipher === undefined) return await store.findByOwner!(name);
+  const found = await Promise.all(
+    cipher.ownerNames(name).map((blinded) => store.findByOwner!(blinded)),
+  );
+  const entries = new Map<string, Uint8Array>();
+  for (const map of found) {
+    for (const [key, data] of map) entries.set(key, data);
+  }
+  return entries;
 }
 
 /** The owner as the index stores it: a string, numbers in decimal. */

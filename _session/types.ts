@@ -181,6 +181,39 @@ export interface TokenSessionResult<R> {
   expiry: Date | undefined;
 }
 
+/**
+ * Options for encrypting session data at rest (the manager's `encryption`
+ * option): AES-256-GCM, each record bound to its store key.
+ */
+export interface SessionEncryptionOptions {
+  /**
+   * 32-byte random keys, as `Uint8Array` or base64 (standard or URL-safe;
+   * `openssl rand -base64 32` makes one). The first encrypts; every one
+   * decrypts. Put a new key first to rotate; remove an old one once no
+   * session uses it ({@linkcode SessionManager.reencrypt}, or `lifetime`
+   * later). Sessions under a removed key start fresh. Passwords are
+   * refused, never stretched.
+   */
+  keys: readonly (Uint8Array | string)[];
+  /**
+   * Also read records that are not encrypted (saved before encryption was
+   * turned on), so turning it on logs nobody out. Turn it off once
+   * {@linkcode SessionManager.reencrypt} has run: until then, whoever can
+   * write to the store can plant a session.
+   *
+   * @default {false}
+   */
+  acceptUnencrypted?: boolean;
+}
+
+/** What {@linkcode SessionManager.reencrypt} did. */
+export interface ReencryptResult {
+  /** Sessions rewritten with the first key. */
+  reencrypted: number;
+  /** Sessions that no key decrypts (a removed key, or damaged): left alone. */
+  unreadable: number;
+}
+
 /** Options for {@linkcode SessionManager}. */
 export interface SessionManagerOptions {
   /** Where sessions are kept: `BuntStore`, `MemoryStore` or your own. */
@@ -214,6 +247,13 @@ export interface SessionManagerOptions {
    * @default {jsonSessionCodec}
    */
   codec?: SessionCodec;
+  /**
+   * Encrypt each encoded session before it reaches the store (AES-256-GCM,
+   * a list of keys for rotation), and index owners by a keyed hash.
+   *
+   * @default {no encryption}
+   */
+  encryption?: SessionEncryptionOptions;
   /**
    * Store the SHA-256 of the token rather than the token, so a leaked store
    * file holds no usable tokens.

@@ -5,6 +5,9 @@
  * stores.
  * Prints `{"port": N}` on its first stdout line once listening.
  *
+ * A target id ending in `-encrypted` runs that store with the `encryption`
+ * option and a random key.
+ *
  * Routes: `GET /read` answers the session's counter (a read-only route);
  * `GET /write` increments it and, on first use, stores 200 bytes of data
  * (a writing route); on BuntStore targets `GET /stats` answers how many
@@ -23,6 +26,8 @@ import { TTL_MS } from "./_common.ts";
 
 /** The data a new session gets on its first write, like a small profile. */
 export const SESSION_DATA = "x".repeat(200);
+/** The id suffix of targets that encrypt the session data. */
+const ENCRYPTED = "-encrypted";
 
 const [id = "bare", dir = "."] = Deno.args;
 const abort = new AbortController();
@@ -53,7 +58,10 @@ if (id === "bare") {
     return response;
   };
 } else {
-  const target = STORE_TARGETS.find((t) => t.id === id);
+  // "<store>-encrypted": the same store with the `encryption` option.
+  const encrypted = id.endsWith(ENCRYPTED);
+  const storeId = encrypted ? id.slice(0, -ENCRYPTED.length) : id;
+  const target = STORE_TARGETS.find((t) => t.id === storeId);
   if (target === undefined) throw new RangeError(`Unknown target: ${id}`);
   const store = await target.open(dir);
   close = () => store.close();
@@ -62,6 +70,9 @@ if (id === "bare") {
     lifetime: TTL_MS,
     // Plain http on 127.0.0.1 only: the bench has no TLS.
     cookie: { secure: false },
+    ...(encrypted
+      ? { encryption: { keys: [crypto.getRandomValues(new Uint8Array(32))] } }
+      : {}),
   });
   const bunt = target.bunt?.(store);
   handler = sessions.wrap(async (req) => {

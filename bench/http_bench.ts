@@ -47,6 +47,11 @@ export interface HttpTarget {
   runtime: "deno" | "node";
   /** Whether the routes really use a session (false for bare). */
   sessions: boolean;
+  /**
+   * The target this one is compared with round by round (`vsBaseline`):
+   * the same server with the session data encrypted.
+   */
+  baseline?: string;
 }
 
 /** Every HTTP target, in chart order. */
@@ -69,6 +74,21 @@ export const HTTP_TARGETS: HttpTarget[] = [
   { id: "sqlite", label: "node:sqlite", runtime: "deno", sessions: true },
   { id: "kv", label: "Deno KV", runtime: "deno", sessions: true },
   { id: "map", label: "Map (ceiling)", runtime: "deno", sessions: true },
+  {
+    // The `encryption` option (issue 23), against the same store unencrypted.
+    id: "bunt-everysecond-encrypted",
+    label: "BuntStore (everysecond), encrypted",
+    runtime: "deno",
+    sessions: true,
+    baseline: "bunt-everysecond",
+  },
+  {
+    id: "map-encrypted",
+    label: "Map (ceiling), encrypted",
+    runtime: "deno",
+    sessions: true,
+    baseline: "map",
+  },
   {
     id: "express-memorystore",
     label: "express-session + memorystore (Node)",
@@ -100,6 +120,8 @@ export interface ShapeResult {
   rps: Record<Route, Summary>;
   /** Each round's req/s divided by bare's in the same round; bare omits it. */
   vsBare?: Record<Route, Summary>;
+  /** Each round's req/s divided by the baseline target's, when run too. */
+  vsBaseline?: Record<Route, Summary>;
   /** wrk's 99th percentile latency in ms per route, median of the rounds. */
   p99Ms: Record<Route, number>;
 }
@@ -228,7 +250,8 @@ export async function runHttpBench(
     for (const t of loaded) {
       const logWritesAfter = await logWrites(t.base);
       const lostWrites = await checkCounters(t, config);
-      const result = resultOf(t, loaded[0]!, config);
+      const baseline = loaded.find((b) => b.target.id === t.target.baseline);
+      const result = resultOf(t, loaded[0]!, config, baseline);
       if (lostWrites > 0) result.lostWrites = lostWrites;
       if (logWritesAfter !== undefined && t.logWritesBefore !== undefined) {
         result.writeRequestsPerLogWrite = result.writeRequests /
@@ -321,12 +344,13 @@ function resultOf(
   t: Loaded,
   bare: Loaded,
   config: HttpBenchConfig,
+  baseline: Loaded | undefined,
 ): HttpResult {
   const shapes = config.shapes.map((shape, s): ShapeResult => {
     const runs = t.runs[s]!;
-    const ratio = (route: Route) =>
+    const ratio = (route: Route, to = bare) =>
       summarize(
-        runs[route].map((w, i) => w.rps / bare.runs[s]![route][i]!.rps),
+        runs[route].map((w, i) => w.rps / to.runs[s]![route][i]!.rps),
       );
     return {
       shape: `-t${shape.threads} -c${shape.connections}`,
@@ -337,6 +361,12 @@ function resultOf(
       ...(t === bare || bare.target.id !== "bare"
         ? {}
         : { vsBare: { read: ratio("read"), write: ratio("write") } }),
+      ...(baseline === undefined ? {} : {
+        vsBaseline: {
+          read: ratio("read", baseline),
+          write: ratio("write", baseline),
+        },
+      }),
       p99Ms: {
         read: summarize(runs.read.map((w) => w.p99Ms)).median,
         write: summarize(runs.write.map((w) => w.p99Ms)).median,
@@ -364,12 +394,18 @@ function describe(r: HttpResult): string {
   return `${r.label}\n` + r.shapes.map((s) => {
     const route = (name: Route) => {
       const vs = s.vsBare?.[name];
+      const vsBase = s.vsBaseline?.[name];
       return `${name} ${fmtRate(s.rps[name].median)}/s` +
         ` [${fmtRate(s.rps[name].min)}-${fmtRate(s.rps[name].max)}]` +
         (vs
           ? ` ${vs.median.toFixed(2)}x bare [${vs.min.toFixed(2)}-${
             vs.max.toFixed(2)
           }]`
+          : "") +
+        (vsBase
+          ? ` ${vsBase.median.toFixed(3)}x unencrypted [${
+            vsBase.min.toFixed(3)
+          }-${vsBase.max.toFixed(3)}]`
           : "") +
         ` p99 ${s.p99Ms[name].toFixed(2)} ms`;
     };
