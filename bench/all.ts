@@ -1,5 +1,5 @@
 /**
- * `deno task bench`: the store, HTTP and scale benchmarks in one run (so
+ * `deno task bench`: the store, HTTP, Hono and scale benchmarks in one run (so
  * the ratios hold on a noisy machine), written to
  * `bench/results/<date>.json` with machine info and drawn to
  * `docs/bench.svg`. With `--quick` (1/10 scale) the files are
@@ -39,6 +39,12 @@ import {
   shapeNames,
 } from "./http_bench.ts";
 import {
+  HONO_TARGETS,
+  honoRatios,
+  pickHonoTargets,
+  runHonoBench,
+} from "./hono_bench.ts";
+import {
   CHURN_SECONDS,
   churnLabel,
   runScaleBench,
@@ -57,6 +63,8 @@ export interface BenchReport {
   config: { store: StoreBenchConfig; http: HttpBenchConfig };
   store: StoreResult[];
   http: HttpResult[];
+  /** The Hono part (bench/hono_bench.ts): same routes, Hono middleware. */
+  hono: HttpResult[];
   scale: ScaleResult[];
   targets: TargetCheck[];
 }
@@ -78,6 +86,7 @@ export async function runAll(flags: BenchFlags): Promise<BenchReport> {
   const only = flags.only;
   const storeOnly = only.filter((id) => STORE_TARGETS.some((t) => t.id === id));
   const httpOnly = only.filter((id) => HTTP_TARGETS.some((t) => t.id === id));
+  const honoOnly = only.filter((id) => HONO_TARGETS.some((t) => t.id === id));
 
   console.log(
     `## Store: ${storeCfg.sessions} sessions, ${storeCfg.runs} runs`,
@@ -89,6 +98,10 @@ export async function runAll(flags: BenchFlags): Promise<BenchReport> {
   const http = only.length > 0 && httpOnly.length === 0
     ? []
     : await runHttpBench(pickHttpTargets(httpOnly), httpCfg);
+  console.log(`## Hono: wrk ${shapeNames(httpCfg).split(" and ")[0]}`);
+  const hono = only.length > 0 && honoOnly.length === 0
+    ? []
+    : await runHonoBench(pickHonoTargets(honoOnly), httpCfg);
   console.log("## Scale");
   const scale = only.length > 0 && !only.includes("scale")
     ? []
@@ -103,8 +116,13 @@ export async function runAll(flags: BenchFlags): Promise<BenchReport> {
     config: { store: storeCfg, http: httpCfg },
     store,
     http,
+    hono,
     scale,
-    targets: [...checkTargets(store, http), ...checkScaleTargets(scale)],
+    targets: [
+      ...checkTargets(store, http),
+      ...checkHonoTargets(hono),
+      ...checkScaleTargets(scale),
+    ],
   };
   for (const t of report.targets) {
     console.log(
@@ -199,6 +217,20 @@ export function checkTargets(
 }
 
 /**
+ * Issue 20's Hono targets, by the median of per-round ratios: ours over
+ * the fastest configuration of each peer (2x) and over the Hono floor
+ * (0.8x on reads, 0.6x on writes).
+ */
+export function checkHonoTargets(hono: HttpResult[]): TargetCheck[] {
+  return honoRatios(hono).map(({ name, route, ratio, required }) => ({
+    target: `Hono ${route}: ${name}`,
+    ratio: ratio.median,
+    required,
+    met: ratio.median >= required,
+  }));
+}
+
+/**
  * Issue 12's pause and compaction targets at the largest scale size, as
  * ratios that are met at 1 or more (20 ms over the pause, and so on).
  */
@@ -271,6 +303,23 @@ export function chartPanels(report: BenchReport): Panel[] {
       })),
     });
   }
+  const honoKind = (id: string): BarKind =>
+    id === "hono-bunt" || id === "hono-memory"
+      ? "ours"
+      : id === "hono-bare" || id === "hono-floor"
+      ? "ceiling"
+      : "peer";
+  for (const route of ["read", "write"] as const) {
+    panels.push({
+      title: `Hono: ${route === "read" ? "read-only" : "writing"} route`,
+      unit: "req/s, median",
+      bars: (report.hono ?? []).map((r): Bar => ({
+        label: r.label,
+        value: r.rps[route].median,
+        kind: honoKind(r.id),
+      })),
+    });
+  }
   return panels.filter((p) => p.bars.length > 0);
 }
 
@@ -308,6 +357,7 @@ if (import.meta.main) {
   console.log(
     `Wrote ${json} and ${svg} in ${report.seconds} s` +
       ` (store ${report.store.length}, http ${report.http.length},` +
+      ` hono ${report.hono.length},` +
       ` scale ${report.scale.length}); peak ${
         fmtRate(Math.max(0, ...report.http.map((r) => r.rps.read.max)))
       } req/s`,
