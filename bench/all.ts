@@ -40,6 +40,7 @@ import {
 } from "./http_bench.ts";
 import {
   HONO_TARGETS,
+  honoPanels,
   honoRatios,
   pickHonoTargets,
   runHonoBench,
@@ -303,23 +304,7 @@ export function chartPanels(report: BenchReport): Panel[] {
       })),
     });
   }
-  const honoKind = (id: string): BarKind =>
-    id === "hono-bunt" || id === "hono-memory"
-      ? "ours"
-      : id === "hono-bare" || id === "hono-floor"
-      ? "ceiling"
-      : "peer";
-  for (const route of ["read", "write"] as const) {
-    panels.push({
-      title: `Hono: ${route === "read" ? "read-only" : "writing"} route`,
-      unit: "req/s, median",
-      bars: (report.hono ?? []).map((r): Bar => ({
-        label: r.label,
-        value: r.rps[route].median,
-        kind: honoKind(r.id),
-      })),
-    });
-  }
+  panels.push(...honoPanels(report.hono ?? []));
   return panels.filter((p) => p.bars.length > 0);
 }
 

@@ -17,10 +17,12 @@
  *
  * Usage: deno run -A --unstable-kv bench/hono_bench.ts [--quick]
  *        [--runs 3] [--only hono-bare,hono-bunt] [--out file.json]
+ * (`--out` also draws the two routes' chart beside it, as `file.svg`)
  *
  * @module
  */
 
+import { type BarKind, type Panel, renderChart } from "./_chart.ts";
 import {
   fmtRate,
   machineInfo,
@@ -154,6 +156,25 @@ export function honoRatios(results: HttpResult[]): HonoRatio[] {
   return out;
 }
 
+/** The chart's two panels (read-only and writing route) of Hono results. */
+export function honoPanels(results: HttpResult[]): Panel[] {
+  const kind = (id: string): BarKind =>
+    HONO_OURS.includes(id)
+      ? "ours"
+      : id === "hono-bare" || id === "hono-floor"
+      ? "ceiling"
+      : "peer";
+  return (["read", "write"] as const).map((route) => ({
+    title: `Hono: ${route === "read" ? "read-only" : "writing"} route`,
+    unit: "req/s, median",
+    bars: results.map((r) => ({
+      label: r.label,
+      value: r.rps[route].median,
+      kind: kind(r.id),
+    })),
+  })).filter((p) => p.bars.length > 0);
+}
+
 /** Log lines for the ratios. */
 export function describeRatios(ratios: HonoRatio[]): string[] {
   return ratios.map(({ name, route, ratio, required }) =>
@@ -189,5 +210,21 @@ if (import.meta.main) {
         2,
       ) + "\n",
     );
+    const m = await machineInfo();
+    const svg = flags.out.replace(/\.json$/, "") + ".svg";
+    await Deno.writeTextFile(
+      svg,
+      renderChart({
+        title: "@x/buntstore on Hono beside hono-sessions and @hono/session",
+        subtitle: `${m.cpu}, ${m.cores} cores; Deno ${m.deno}; ` +
+          `${new Date().toISOString().slice(0, 10)}; median of ` +
+          `${config.runs} rounds, wrk -t1 -c32`,
+        panels: honoPanels(results),
+      }),
+    );
+    const fmt = await new Deno.Command(Deno.execPath(), {
+      args: ["fmt", "--quiet", svg, flags.out],
+    }).output();
+    if (!fmt.success) throw new Error(`deno fmt failed on ${svg}`);
   }
 }

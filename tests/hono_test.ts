@@ -1,5 +1,5 @@
 // The Hono adapter (hono.ts) and `wrap(app.fetch)` under Hono, called
-// through `app.request`; examples/hono_example_test.ts covers a real server.
+// through `app.request`; tests/hono_example_test.ts covers a real server.
 
 import assert from "node:assert/strict";
 import { Hono } from "hono";
