@@ -173,6 +173,33 @@ const MADE = new WeakMap<object, Request>();
  * @param ctx oak's context.
  * @returns The request.
  * @throws {TypeError} When `ctx.request` has neither a `source` nor a URL.
+ *
+ * @example Listing a user's devices, this one marked
+ * ```ts
+ * import { MemoryStore, SessionManager } from "@x/buntstore";
+ * import { type OakContext, requestOf } from "@x/buntstore/oak";
+ * import assert from "node:assert/strict";
+ *
+ * await using store = new MemoryStore();
+ * const sessions = new SessionManager<{ user: string }>({
+ *   store,
+ *   index: "user",
+ * });
+ * // What npm's oak gives on Node's http: a URL and headers, no source.
+ * const ctx: OakContext = {
+ *   request: {
+ *     url: new URL("https://example.com/devices"),
+ *     method: "GET",
+ *     headers: new Headers(),
+ *   },
+ *   response: { status: 200, headers: new Headers() },
+ *   state: {},
+ * };
+ * (await sessions.of(requestOf(ctx))).put("user", "ada");
+ * await sessions.finalizeHeaders(requestOf(ctx), new Headers());
+ * const [device] = await sessions.listBy("ada", requestOf(ctx));
+ * assert.equal(device?.current, true);
+ * ```
  */
 export function requestOf(ctx: OakContext): Request {
   const { request } = ctx;
