@@ -19,6 +19,10 @@
  *   `RedisStore`, for sessions shared by several servers.
  * - [`@x/buntstore/kv`](https://jsr.io/@x/buntstore/doc/kv): `KvStore`, on
  *   Deno KV (Deno Deploy, or a local or remote database).
+ * - [`@x/buntstore/hono`](https://jsr.io/@x/buntstore/doc/hono) and
+ *   [`@x/buntstore/oak`](https://jsr.io/@x/buntstore/doc/oak): the
+ *   middleware for Hono (`c.var.session`) and oak (`ctx.state.session`),
+ *   typed and loaded on first use; a failed request commits nothing.
  * - [`@x/buntstore/cli`](https://jsr.io/@x/buntstore/doc/cli): the
  *   `buntstore` command that inspects, verifies, repairs, compacts, exports
  *   and imports a log.

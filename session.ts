@@ -142,7 +142,12 @@ export class SessionManager<T extends object = Record<string, unknown>> {
    * Wraps a handler so that the session it uses is committed, and the
    * cookie set, before its response is returned. A handler that never
    * calls {@linkcode SessionManager.of} costs one property lookup: no
-   * cookie parsing, no store read, no headers.
+   * cookie parsing, no store read, no headers. A handler that throws, or
+   * answers with a 5xx status, commits nothing: what the request changed is
+   * taken back. (Hono turns a thrown error into a 500 before `wrap` sees
+   * it; one it answers with a 4xx, such as an `HTTPException`, looks like
+   * success here, so for Hono and oak use `@x/buntstore/hono` or
+   * `@x/buntstore/oak` instead.)
    *
    * @param handler A `Deno.serve` handler, or any function of a `Request`.
    * @returns The wrapped handler.
@@ -158,6 +163,12 @@ export class SessionManager<T extends object = Record<string, unknown>> {
         await this.discard(request);
         if (isStoreFailure(error)) return await this.#onError(error, request);
         throw error;
+      }
+      // Frameworks (Hono, oak) answer a thrown error with a 5xx before
+      // wrap sees it: a server error is a failed request all the same.
+      if (response.status >= 500) {
+        await this.discard(request);
+        return response;
       }
       return await this.finalize(request, response);
     };

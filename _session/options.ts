@@ -35,6 +35,7 @@ const MANAGER_OPTIONS: ReadonlySet<string> = new Set([
   "cacheSize",
   "index",
   "onError",
+  "encryption",
   "now",
 ]);
 /** Every `SessionCookieOptions` name. */

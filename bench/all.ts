@@ -1,5 +1,5 @@
 /**
- * `deno task bench`: the store, HTTP, scale and parallel (`deno serve
+ * `deno task bench`: the store, HTTP, Hono, scale and parallel (`deno serve
  * --parallel`) benchmarks in one run (so
  * the ratios hold on a noisy machine), written to
  * `bench/results/<date>.json` with machine info and drawn to
@@ -40,6 +40,13 @@ import {
   shapeNames,
 } from "./http_bench.ts";
 import {
+  HONO_TARGETS,
+  honoPanels,
+  honoRatios,
+  pickHonoTargets,
+  runHonoBench,
+} from "./hono_bench.ts";
+import {
   CHURN_SECONDS,
   churnLabel,
   runScaleBench,
@@ -63,6 +70,8 @@ export interface BenchReport {
   config: { store: StoreBenchConfig; http: HttpBenchConfig };
   store: StoreResult[];
   http: HttpResult[];
+  /** The Hono part (bench/hono_bench.ts): same routes, Hono middleware. */
+  hono: HttpResult[];
   scale: ScaleResult[];
   /** Session routes under `deno serve --parallel`, beside one process. */
   parallel: ParallelResult[];
@@ -86,6 +95,7 @@ export async function runAll(flags: BenchFlags): Promise<BenchReport> {
   const only = flags.only;
   const storeOnly = only.filter((id) => STORE_TARGETS.some((t) => t.id === id));
   const httpOnly = only.filter((id) => HTTP_TARGETS.some((t) => t.id === id));
+  const honoOnly = only.filter((id) => HONO_TARGETS.some((t) => t.id === id));
 
   console.log(
     `## Store: ${storeCfg.sessions} sessions, ${storeCfg.runs} runs`,
@@ -97,6 +107,10 @@ export async function runAll(flags: BenchFlags): Promise<BenchReport> {
   const http = only.length > 0 && httpOnly.length === 0
     ? []
     : await runHttpBench(pickHttpTargets(httpOnly), httpCfg);
+  console.log(`## Hono: wrk ${shapeNames(httpCfg).split(" and ")[0]}`);
+  const hono = only.length > 0 && honoOnly.length === 0
+    ? []
+    : await runHonoBench(pickHonoTargets(honoOnly), httpCfg);
   console.log("## Scale");
   const scale = only.length > 0 && !only.includes("scale")
     ? []
@@ -118,9 +132,14 @@ export async function runAll(flags: BenchFlags): Promise<BenchReport> {
     config: { store: storeCfg, http: httpCfg },
     store,
     http,
+    hono,
     scale,
     parallel,
-    targets: [...checkTargets(store, http), ...checkScaleTargets(scale)],
+    targets: [
+      ...checkTargets(store, http),
+      ...checkHonoTargets(hono),
+      ...checkScaleTargets(scale),
+    ],
   };
   for (const t of report.targets) {
     console.log(
@@ -215,6 +234,20 @@ export function checkTargets(
 }
 
 /**
+ * Issue 20's Hono targets, by the median of per-round ratios: ours over
+ * the fastest configuration of each peer (2x) and over the Hono floor
+ * (0.8x on reads, 0.6x on writes).
+ */
+export function checkHonoTargets(hono: HttpResult[]): TargetCheck[] {
+  return honoRatios(hono).map(({ name, route, ratio, required }) => ({
+    target: `Hono ${route}: ${name}`,
+    ratio: ratio.median,
+    required,
+    met: ratio.median >= required,
+  }));
+}
+
+/**
  * Issue 12's pause and compaction targets at the largest scale size, as
  * ratios that are met at 1 or more (20 ms over the pause, and so on).
  */
@@ -287,6 +320,7 @@ export function chartPanels(report: BenchReport): Panel[] {
       })),
     });
   }
+  panels.push(...honoPanels(report.hono ?? []));
   return panels.filter((p) => p.bars.length > 0);
 }
 
@@ -324,6 +358,7 @@ if (import.meta.main) {
   console.log(
     `Wrote ${json} and ${svg} in ${report.seconds} s` +
       ` (store ${report.store.length}, http ${report.http.length},` +
+      ` hono ${report.hono.length},` +
       ` scale ${report.scale.length}, parallel ${report.parallel.length});` +
       ` peak ${
         fmtRate(Math.max(0, ...report.http.map((r) => r.rps.read.max)))

@@ -1,12 +1,12 @@
 /**
- * The session middleware in a Hono app. Handlers take the session from
- * Hono's native request with `sessions.of(c.req.raw)`; one middleware
- * commits it with `sessions.finalize` after the handler, or takes back what
- * a failed handler changed with `sessions.discard`.
+ * The session middleware in a Hono app: `sessionMiddleware` from
+ * `@x/buntstore/hono` gives every route `c.var.session`, typed by the
+ * manager's data and loaded when first awaited; it commits the session
+ * after the route, and a route that throws commits nothing.
  *
  * - `GET /login?user=name` renews the token (as on a real login) and
  *   remembers the user (default `ada`)
- * - `GET /me` answers who is logged in
+ * - `GET /me` answers who is logged in, and the visit count
  * - `GET /logout` destroys the session
  * - `GET /` counts visits
  *
@@ -20,25 +20,21 @@
 
 import { Hono } from "hono";
 import { BuntStore, SessionManager } from "@x/buntstore";
+import { type SessionEnv, sessionMiddleware } from "@x/buntstore/hono";
 
 /** The values this app keeps in a session. */
 export type HonoExampleData = { user: string; visits: number };
 
 /** Builds the example's Hono app; serve it with `Deno.serve(app.fetch)`. */
-export function honoApp(sessions: SessionManager<HonoExampleData>): Hono {
-  const app = new Hono();
-
-  // Registered first, so it wraps every route added after it.
-  app.use(async (c, next) => {
-    await next();
-    // Hono turns a handler's exception into c.error and an error response:
-    // a failed request must not save what it half changed.
-    if (c.error !== undefined) await sessions.discard(c.req.raw);
-    else c.res = await sessions.finalize(c.req.raw, c.res);
-  });
+export function honoApp(
+  sessions: SessionManager<HonoExampleData>,
+): Hono<SessionEnv<HonoExampleData>> {
+  const app = new Hono<SessionEnv<HonoExampleData>>();
+  // Registered first, so it covers every route added after it.
+  app.use(sessionMiddleware(sessions));
 
   app.get("/login", async (c) => {
-    const session = await sessions.of(c.req.raw);
+    const session = await c.var.session;
     const user = c.req.query("user") ?? "ada";
     await session.renewToken(); // a new token on login, against fixation
     session.put("user", user);
@@ -46,7 +42,7 @@ export function honoApp(sessions: SessionManager<HonoExampleData>): Hono {
   });
 
   app.get("/me", async (c) => {
-    const session = await sessions.of(c.req.raw);
+    const session = await c.var.session;
     const user = session.get("user");
     return user === undefined
       ? c.text("nobody\n", 401)
@@ -54,13 +50,13 @@ export function honoApp(sessions: SessionManager<HonoExampleData>): Hono {
   });
 
   app.get("/logout", async (c) => {
-    const session = await sessions.of(c.req.raw);
+    const session = await c.var.session;
     await session.destroy(); // the response carries the deletion cookie
     return c.text("logged out\n");
   });
 
   app.get("/", async (c) => {
-    const session = await sessions.of(c.req.raw);
+    const session = await c.var.session;
     const visits = (session.get("visits") ?? 0) + 1;
     session.put("visits", visits);
     return c.text(

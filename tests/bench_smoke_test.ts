@@ -13,7 +13,7 @@ import { PHASES, runStoreBench } from "../bench/store_bench.ts";
 import { parseWrk, runHttpBench } from "../bench/http_bench.ts";
 import { runScaleBench } from "../bench/scale_bench.ts";
 import { renderChart, usesLogScale } from "../bench/_chart.ts";
-import { checkTargets } from "../bench/all.ts";
+import { checkHonoTargets, checkTargets } from "../bench/all.ts";
 
 const TINY = { sessions: 300, slowCapMs: 50, runs: 1, concurrency: 8 };
 const quiet = () => {};
@@ -302,7 +302,9 @@ Deno.test({
       assert.equal(code, 0, new TextDecoder().decode(stderr));
       const report = JSON.parse(await Deno.readTextFile(out));
       assert.equal(report.quick, true);
-      for (const part of ["store", "http", "scale", "parallel", "targets"]) {
+      for (
+        const part of ["store", "http", "hono", "scale", "parallel", "targets"]
+      ) {
         assert.ok(report[part]?.length > 0, `no ${part} results`);
       }
       assert.match(await Deno.readTextFile(`${dir}/quick.svg`), /^<svg/);
@@ -310,4 +312,39 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("checkHonoTargets() judges ours against each peer's fastest configuration, round by round", () => {
+  const result = (id: string, read: number[], write = read) => {
+    const rps = { read: summarize(read), write: summarize(write) };
+    return {
+      id,
+      label: id,
+      rps,
+      latencyMs: { read: 1, write: 1 },
+      shapes: [{ shape: "-t1 -c32", rps, p99Ms: { read: 1, write: 1 } }],
+      writeRequests: 0,
+    };
+  };
+  const checks = checkHonoTargets([
+    result("hono-floor", [100, 100]),
+    result("hono-bunt", [90, 50], [60, 60]),
+    // The fastest configuration differs between rounds: 40, then 30.
+    result("hono-sessions-memory", [40, 10]),
+    result("hono-sessions-cookie", [20, 30]),
+  ]);
+  const find = (target: string) => checks.find((c) => c.target === target);
+  // Rounds: 90/40 = 2.25 and 50/30 = 1.67, median 1.96.
+  const peer = find("Hono read: hono-bunt vs hono-sessions");
+  assert.ok(peer !== undefined && Math.abs(peer.ratio - 1.9583) < 1e-3);
+  assert.equal(peer.met, false);
+  assert.deepEqual(find("Hono read: hono-bunt vs hono-floor"), {
+    target: "Hono read: hono-bunt vs hono-floor",
+    ratio: 0.7,
+    required: 0.8,
+    met: false,
+  });
+  assert.equal(find("Hono write: hono-bunt vs hono-floor")?.met, true);
+  // No @hono/session results, no @hono/session targets.
+  assert.ok(!checks.some((c) => c.target.includes("@hono/session")));
 });
