@@ -68,6 +68,8 @@ export class SessionHandle<T extends object> implements Session<T> {
   #owned = false;
   /** The store deletion this request started (destroy, renewal), if any. */
   #deletion: Promise<void> | undefined;
+  /** The end-of-request commit, while it is under way. */
+  #finishing: Promise<unknown> | undefined;
 
   constructor(
     engine: SessionEngine,
@@ -187,6 +189,9 @@ export class SessionHandle<T extends object> implements Session<T> {
   }
 
   async commit(): Promise<void> {
+    // The response's own commit is still choosing its cookie: a commit
+    // from its stream must not race it, and the cookie then covers both.
+    if (this.#finishing !== undefined) await this.#finishing.catch(ignore);
     const state = this.#state;
     const needsNewCookie = state.key === ""
       ? state.version !== state.savedVersion
@@ -222,8 +227,14 @@ export class SessionHandle<T extends object> implements Session<T> {
   [FINISH](): string | undefined | Promise<string | undefined> {
     this.#finished = true;
     const deletion = this.#deletion ?? this.#state.deletion;
-    if (deletion !== undefined) return this.#finishAfter(deletion);
-    return this.#finishNow();
+    const result = deletion !== undefined
+      ? this.#finishAfter(deletion)
+      : this.#finishNow();
+    if (result instanceof Promise) {
+      this.#finishing = result;
+      result.then(() => this.#finishing = undefined, ignore);
+    }
+    return result;
   }
 
   #finishNow(): string | undefined | Promise<string | undefined> {
@@ -427,3 +438,5 @@ export class SessionHandle<T extends object> implements Session<T> {
     }
   }
 }
+
+function ignore(): void {}

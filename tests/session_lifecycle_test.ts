@@ -535,3 +535,26 @@ Deno.test("Session.commit() called by the handler stays committed when the reque
     user: "ada",
   });
 });
+
+Deno.test("Session.commit() made while the response's own commit of a new session is in flight waits for it, then saves", async () => {
+  const clock = new Clock();
+  await using store = spyStore(clock);
+  const sessions = new SessionManager<Data>({ store, now: clock.now });
+  const request = get("/stream");
+  const session = await sessions.of(request);
+  session.put("n", 1);
+  // The response leaves (its commit assigns the token); the stream body
+  // changes the session and commits before that commit has finished.
+  const finalized = sessions.finalize(request, new Response("streaming"));
+  session.put("n", 2);
+  await session.commit();
+  const response = await finalized;
+  const cookie = cookiePair(response)!;
+  await text(response);
+  assert.match(cookie, /^session=./);
+  assert.equal(cookie.split("=")[1], session.token);
+  assert.deepEqual(await json(counter(sessions)(get("/read", cookie))), {
+    n: 2,
+    user: null,
+  });
+});
