@@ -145,22 +145,17 @@ export function sessionMiddleware<T extends object>(
   return async function session(c, next) {
     const lazy = new LazySession(manager, c.req.raw);
     c.set("session", lazy);
-    try {
-      await next();
-    } catch (error) {
-      // Hono rethrows what is not an Error (and everything without an
-      // onError): the request failed all the same.
-      if (lazy.used) await manager.discard(lazy.request);
-      throw error;
-    }
-    if (!lazy.used) return;
-    const response = c.res;
-    if (c.error !== undefined || response.status >= 500) {
-      await manager.discard(lazy.request);
-      return;
-    }
-    const finalized = await manager.finalize(lazy.request, response);
-    // Assigning c.res copies the response and its headers in Hono 4.
-    if (finalized !== response) c.res = finalized;
+    // Hono rethrows what is not an Error, and answers the rest with
+    // onError, setting c.error.
+    await lazy.around(
+      next,
+      () => c.error !== undefined || c.res.status >= 500,
+      async () => {
+        const response = c.res;
+        const finalized = await manager.finalize(lazy.request, response);
+        // Assigning c.res copies the response and its headers in Hono 4.
+        if (finalized !== response) c.res = finalized;
+      },
+    );
   };
 }

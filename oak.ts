@@ -145,20 +145,12 @@ export function sessionMiddleware<T extends object>(
   return async function session(ctx, next) {
     const lazy = new LazySession(manager, () => requestOf(ctx));
     (ctx.state as SessionState<T>).session = lazy;
-    try {
-      await next();
-    } catch (error) {
-      if (lazy.used) await manager.discard(lazy.request);
-      throw error;
-    }
-    if (!lazy.used) return;
-    if (ctx.response.status >= 500) {
-      await manager.discard(lazy.request);
-      return;
-    }
-    // oak's headers are a Headers object (undici's on npm's build).
-    const headers = ctx.response.headers as unknown as Headers;
-    await manager.finalizeHeaders(lazy.request, headers);
+    await lazy.around(next, () => ctx.response.status >= 500, () =>
+      // oak's headers are a Headers object (undici's on npm's build).
+      manager.finalizeHeaders(
+        lazy.request,
+        ctx.response.headers as unknown as Headers,
+      ));
   };
 }
 

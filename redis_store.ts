@@ -171,7 +171,6 @@ export class RedisStore implements SessionStore, AsyncDisposable {
   readonly #ownerPrefix: string;
   readonly #scanCount: string;
   readonly #name: string;
-  readonly #timeout: number;
   readonly #deadlines: CommandDeadlines;
   #closed = false;
 
@@ -208,11 +207,10 @@ export class RedisStore implements SessionStore, AsyncDisposable {
     url: string | RedisClientOptions = "redis://127.0.0.1:6379",
     options: RedisConnectOptions = {},
   ): Promise<RedisStore> {
-    if (typeof options !== "object" || options === null) {
-      throw new TypeError("Cannot connect to Redis: options must be an object");
-    }
     assertKnownOptions(options, CONNECT_OPTIONS, "connect to Redis");
     const { onConnectionError, ...storeOptions } = options;
+    // Checked before any connection is made.
+    const { timeout } = storeSettings(storeOptions);
     const clientOptions: RedisClientOptions = typeof url === "string"
       ? { url }
       : { ...url };
@@ -227,15 +225,13 @@ export class RedisStore implements SessionStore, AsyncDisposable {
       ...clientOptions.socket,
     } as NonNullable<RedisClientOptions["socket"]>;
     const name = describe(clientOptions.url ?? "redis://127.0.0.1:6379");
-    // Checks the options before any connection is made.
-    const check = new RedisStore({ sendCommand }, storeOptions);
     const client = createClient(clientOptions);
     const onError = onConnectionError ??
       ((error: Error) => console.error("RedisStore:", error));
     // The first connect's failure is thrown, so reporting it as well would
     // print it twice.
     client.on("error", (error: Error) => connected && onError(error));
-    const deadline = timeoutOf(check.#timeout, name);
+    const deadline = timeoutOf(timeout, name);
     try {
       await deadline.watch(client.connect());
     } catch (error) {
@@ -276,34 +272,7 @@ export class RedisStore implements SessionStore, AsyncDisposable {
         "Cannot create RedisStore: client must be a node-redis client",
       );
     }
-    const prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
-    if (typeof prefix !== "string") {
-      throw new TypeError(
-        'Cannot create RedisStore: option "prefix" must be a string',
-      );
-    }
-    if (typeof options !== "object" || options === null) {
-      throw new TypeError(
-        "Cannot create RedisStore: options must be an object",
-      );
-    }
-    assertKnownOptions(options, STORE_OPTIONS, "create RedisStore");
-    const timeout = options.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT_MS;
-    if (
-      !Number.isSafeInteger(timeout) || timeout < 1 || timeout > MAX_TIMER_MS
-    ) {
-      throw new RangeError(
-        `Cannot create RedisStore: option "commandTimeout" must be an integer number of milliseconds from 1 to ${MAX_TIMER_MS}, got ${
-          String(timeout)
-        }`,
-      );
-    }
-    const scanCount = options.scanCount ?? 100;
-    if (!Number.isSafeInteger(scanCount) || scanCount < 1) {
-      throw new RangeError(
-        `Cannot create RedisStore: option "scanCount" must be a positive integer, got ${scanCount}`,
-      );
-    }
+    const { prefix, scanCount, timeout } = storeSettings(options);
     this.#client = client;
     this.#closeClient = closeClient;
     this.#prefix = prefix;
@@ -311,7 +280,6 @@ export class RedisStore implements SessionStore, AsyncDisposable {
     this.#ownerPrefix = prefix + OWNER_MARK;
     this.#scanCount = String(scanCount);
     this.#name = name ?? `redis (prefix "${prefix}")`;
-    this.#timeout = timeout;
     this.#deadlines = timeoutOf(timeout, this.#name);
   }
 
@@ -667,9 +635,40 @@ export class RedisStore implements SessionStore, AsyncDisposable {
   }
 }
 
-/** A client for option checks only: it is never sent a command. */
-function sendCommand(): Promise<unknown> {
-  return Promise.reject(new Error("Not connected"));
+/** Checks `RedisStore`'s options and applies their defaults. */
+function storeSettings(
+  options: RedisStoreOptions,
+): { prefix: string; scanCount: number; timeout: number } {
+  assertKnownOptions(options, STORE_OPTIONS, "create RedisStore");
+  const prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
+  if (typeof prefix !== "string") {
+    throw new TypeError(
+      'Cannot create RedisStore: option "prefix" must be a string',
+    );
+  }
+  const timeout = options.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT_MS;
+  if (
+    typeof timeout !== "number" || !Number.isSafeInteger(timeout) ||
+    timeout < 1 || timeout > MAX_TIMER_MS
+  ) {
+    throw new RangeError(
+      `Cannot create RedisStore: option "commandTimeout" must be an integer number of milliseconds from 1 to ${MAX_TIMER_MS}, got ${
+        String(timeout)
+      }`,
+    );
+  }
+  const scanCount = options.scanCount ?? 100;
+  if (
+    typeof scanCount !== "number" || !Number.isSafeInteger(scanCount) ||
+    scanCount < 1
+  ) {
+    throw new RangeError(
+      `Cannot create RedisStore: option "scanCount" must be a positive integer, got ${
+        String(scanCount)
+      }`,
+    );
+  }
+  return { prefix, scanCount, timeout };
 }
 
 /** The time bound of a store's commands, with its error message. */

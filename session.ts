@@ -499,9 +499,6 @@ export class SessionManager<T extends object = Record<string, unknown>> {
     options: DestroyByOptions = {},
   ): Promise<number> {
     const action = "destroy sessions";
-    if (typeof options !== "object" || options === null) {
-      throw new TypeError(`Cannot ${action}: options must be an object`);
-    }
     assertKnownOptions(options, DESTROY_BY_OPTIONS, action);
     const { except, id } = options;
     if (id !== undefined && (typeof id !== "string" || id === "")) {

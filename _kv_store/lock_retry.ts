@@ -9,6 +9,8 @@
  * @module
  */
 
+import { assertKnownOptions } from "../_session_store/validate.ts";
+
 /** The default of the `lockTimeout` option, in milliseconds. */
 export const DEFAULT_LOCK_TIMEOUT_MS = 5000;
 
@@ -125,15 +127,7 @@ async function retrying<T>(
  * @throws {RangeError} For a negative or non-finite `lockTimeout`.
  */
 export function checkKvOptions(options: object, known: string[]): void {
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) {
-      throw new TypeError(
-        `Cannot create KvStore: unknown option "${key}" (known: ${
-          known.join(", ")
-        })`,
-      );
-    }
-  }
+  assertKnownOptions(options, known, "create KvStore");
   const timeout = (options as { lockTimeout?: unknown }).lockTimeout;
   if (timeout === undefined) return;
   if (typeof timeout !== "number") {

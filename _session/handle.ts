@@ -68,7 +68,7 @@ export class SessionHandle<T extends object> implements Session<T> {
   #owned = false;
   /** The store deletion this request started (destroy, renewal), if any. */
   #deletion: Promise<void> | undefined;
-  /** The end-of-request commit, while it is under way. */
+  /** The end-of-request commit, once it went asynchronous. */
   #finishing: Promise<unknown> | undefined;
 
   constructor(
@@ -230,10 +230,7 @@ export class SessionHandle<T extends object> implements Session<T> {
     const result = deletion !== undefined
       ? this.#finishAfter(deletion)
       : this.#finishNow();
-    if (result instanceof Promise) {
-      this.#finishing = result;
-      result.then(() => this.#finishing = undefined, ignore);
-    }
+    if (result instanceof Promise) this.#finishing = result;
     return result;
   }
 

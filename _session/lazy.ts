@@ -37,6 +37,30 @@ export class LazySession<T extends object> implements PromiseLike<Session<T>> {
     return this.#request;
   }
 
+  /**
+   * Runs the rest of the framework's chain, then ends the request's use of
+   * the session: a throw, or a response `failed` judges failed, takes back
+   * what the request changed; otherwise `commit` runs. Nothing happens when
+   * no route awaited the session.
+   */
+  async around(
+    next: () => Promise<unknown>,
+    failed: () => boolean,
+    commit: () => Promise<void>,
+  ): Promise<void> {
+    try {
+      await next();
+    } catch (error) {
+      // Frameworks rethrow what their error handler does not take: the
+      // request failed all the same.
+      if (this.used) await this.#manager.discard(this.request);
+      throw error;
+    }
+    if (!this.used) return;
+    if (failed()) return await this.#manager.discard(this.request);
+    await commit();
+  }
+
   then<A = Session<T>, B = never>(
     onfulfilled?: ((session: Session<T>) => A | PromiseLike<A>) | null,
     onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,

@@ -138,11 +138,6 @@ export function checkManagerOptions(
 export function checkCookieOptions(
   options: SessionCookieOptions,
 ): CookieSettings {
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(
-      'Cannot create session manager: option "cookie" must be an object',
-    );
-  }
   assertKnownOptions(
     options,
     COOKIE_OPTIONS,

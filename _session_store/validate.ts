@@ -13,20 +13,29 @@ const MAX_TOKEN_BYTES = 1024;
 const encoder = new TextEncoder();
 
 /**
- * Throws a `TypeError` naming the first option of `options` that is not in
- * `known`, so a typo fails loudly instead of being ignored.
+ * Throws a `TypeError` unless `options` is an object whose every name is in
+ * `known`, so a typo fails loudly, naming the option and the known ones,
+ * instead of being ignored.
  *
  * @param kind What the options are, for the message, such as `"option"`.
  */
-export function assertKnownOptions(
-  options: object,
-  known: ReadonlySet<string>,
+export function assertKnownOptions<O>(
+  options: O,
+  known: Iterable<string>,
   action: string,
   kind = "option",
-): void {
+): asserts options is O & object {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`Cannot ${action}: ${kind}s must be an object`);
+  }
+  const names = new Set(known);
   for (const name of Object.keys(options)) {
-    if (!known.has(name)) {
-      throw new TypeError(`Cannot ${action}: unknown ${kind} "${name}"`);
+    if (!names.has(name)) {
+      throw new TypeError(
+        `Cannot ${action}: unknown ${kind} "${name}" (known: ${
+          [...names].join(", ")
+        })`,
+      );
     }
   }
 }

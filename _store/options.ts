@@ -5,7 +5,10 @@
  * @module
  */
 
-import { assertNumberOption } from "../_session_store/validate.ts";
+import {
+  assertKnownOptions,
+  assertNumberOption,
+} from "../_session_store/validate.ts";
 import type { SyncPolicy } from "./write_queue.ts";
 
 /** Options for {@linkcode BuntStore.open}. */
@@ -147,15 +150,8 @@ function checkShared(
   known: Set<string>,
   action: string,
 ): Record<string, unknown> {
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(`Cannot ${action}: options must be an object`);
-  }
+  assertKnownOptions(options, known, action);
   const record = options as Record<string, unknown>;
-  for (const name of Object.keys(record)) {
-    if (!known.has(name)) {
-      throw new TypeError(`Cannot ${action}: unknown option "${name}"`);
-    }
-  }
   if (record.sweepInterval !== undefined) {
     assertIntervalOption("sweepInterval", record.sweepInterval, action);
   }

@@ -25,9 +25,9 @@ export function storePath(path: unknown): string {
       "Cannot open store: path must be a non-empty string or a file: URL",
     );
   }
-  if (path.startsWith("file:")) return fromUrl(new URL(path));
-  if (URL_LIKE.test(path)) return fromUrl(new URL(path));
-  return path;
+  return path.startsWith("file:") || URL_LIKE.test(path)
+    ? fromUrl(new URL(path))
+    : path;
 }
 
 function fromUrl(url: URL): string {

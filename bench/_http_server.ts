@@ -23,9 +23,10 @@ import { parseCookie } from "cookie";
 import { SessionManager } from "../session.ts";
 import { STORE_TARGETS } from "./_stores.ts";
 import { TTL_MS } from "./_common.ts";
+import { type BenchSession, sessionRoute } from "./_session_routes.ts";
 
 /** The data a new session gets on its first write, like a small profile. */
-export const SESSION_DATA = "x".repeat(200);
+export { SESSION_DATA } from "./_session_routes.ts";
 /** The id suffix of targets that encrypt the session data. */
 const ENCRYPTED = "-encrypted";
 
@@ -65,7 +66,7 @@ if (id === "bare") {
   if (target === undefined) throw new RangeError(`Unknown target: ${id}`);
   const store = await target.open(dir);
   close = () => store.close();
-  const sessions = new SessionManager<{ n: number; data: string }>({
+  const sessions = new SessionManager<BenchSession>({
     store,
     lifetime: TTL_MS,
     // Plain http on 127.0.0.1 only: the bench has no TLS.
@@ -80,18 +81,8 @@ if (id === "bare") {
     if (path === "/stats" && bunt !== undefined) {
       return Response.json({ logWrites: bunt.stats().writes });
     }
-    if (path === "/read") {
-      const session = await sessions.of(req);
-      return new Response(String(session.get("n") ?? 0));
-    }
-    if (path === "/write") {
-      const session = await sessions.of(req);
-      if (!session.has("data")) session.put("data", SESSION_DATA);
-      const n = (session.get("n") ?? 0) + 1;
-      session.put("n", n);
-      return new Response(String(n));
-    }
-    return new Response("Not Found", { status: 404 });
+    return await sessionRoute(sessions, req, path) ??
+      new Response("Not Found", { status: 404 });
   });
 }
 

@@ -17,10 +17,10 @@ import { SessionManager, type SessionStore } from "../mod.ts";
 import { KvStore } from "../kv_store.ts";
 import { RedisStore } from "../redis_store.ts";
 import { TTL_MS } from "./_common.ts";
+import { type BenchSession, sessionRoute } from "./_session_routes.ts";
 
 const kind = Deno.env.get("BENCH_STORE") ?? "bare";
 /** As in bench/_http_server.ts (importing it would start its server). */
-const SESSION_DATA = "x".repeat(200);
 
 function bare(req: Request): Response {
   const path = new URL(req.url).pathname;
@@ -39,7 +39,7 @@ async function openStore(): Promise<SessionStore> {
 }
 
 async function sessionHandler(): Promise<(req: Request) => Promise<Response>> {
-  const sessions = new SessionManager<{ n: number; data: string }>({
+  const sessions = new SessionManager<BenchSession>({
     store: await openStore(),
     lifetime: TTL_MS,
     // Plain http on 127.0.0.1 only: the bench has no TLS.
@@ -47,18 +47,8 @@ async function sessionHandler(): Promise<(req: Request) => Promise<Response>> {
   });
   return sessions.wrap(async (req) => {
     const path = new URL(req.url).pathname;
-    if (path === "/read") {
-      const session = await sessions.of(req);
-      return new Response(String(session.get("n") ?? 0));
-    }
-    if (path === "/write") {
-      const session = await sessions.of(req);
-      if (!session.has("data")) session.put("data", SESSION_DATA);
-      const n = (session.get("n") ?? 0) + 1;
-      session.put("n", n);
-      return new Response(String(n));
-    }
-    return new Response("Not Found", { status: 404 });
+    return await sessionRoute(sessions, req, path) ??
+      new Response("Not Found", { status: 404 });
   });
 }
 
