@@ -8,6 +8,14 @@
  * A target id ending in `-encrypted` runs that store with the `encryption`
  * option and a random key.
  *
+ * The floor's routes do what every cookie session middleware must do even
+ * with the session decoded in memory: `/read` reads the `Cookie` header
+ * (which makes Deno materialise the request's headers), parses it, looks
+ * the session up in a `Map` and sets `Vary: Cookie` (the read floor);
+ * `/write` also sets a `Set-Cookie`, serialises the session with
+ * `JSON.stringify` and appends a log record, written with one `write(2)`
+ * per event-loop turn (the write floor).
+ *
  * Routes: `GET /read` answers the session's counter (a read-only route);
  * `GET /write` increments it and, on first use, stores 200 bytes of data
  * (a writing route); on BuntStore targets `GET /stats` answers how many
@@ -19,14 +27,16 @@
  * @module
  */
 
-import { parseCookie } from "cookie";
+import { parseCookie, stringifySetCookie } from "cookie";
 import { SessionManager } from "../session.ts";
 import { STORE_TARGETS } from "./_stores.ts";
 import { TTL_MS } from "./_common.ts";
-import { type BenchSession, sessionRoute } from "./_session_routes.ts";
+import {
+  type BenchSession,
+  SESSION_DATA,
+  sessionRoute,
+} from "./_session_routes.ts";
 
-/** The data a new session gets on its first write, like a small profile. */
-export { SESSION_DATA } from "./_session_routes.ts";
 /** The id suffix of targets that encrypt the session data. */
 const ENCRYPTED = "-encrypted";
 
@@ -43,21 +53,7 @@ if (id === "bare") {
     return new Response("Not Found", { status: 404 });
   };
 } else if (id === "floor") {
-  // What every cookie session middleware must do even when the session is
-  // in memory and unchanged: read the Cookie header (which makes Deno
-  // materialise the request's headers), parse it, and mark the response as
-  // varying by cookie.
-  handler = (req) => {
-    const path = new URL(req.url).pathname;
-    if (path !== "/read" && path !== "/write") {
-      return new Response("Not Found", { status: 404 });
-    }
-    const cookie = req.headers.get("cookie");
-    const token = cookie === null ? undefined : parseCookie(cookie).session;
-    const response = new Response(token === undefined ? "" : "0");
-    response.headers.set("vary", "Cookie");
-    return response;
-  };
+  ({ handler, close } = floorHandler(dir));
 } else {
   // "<store>-encrypted": the same store with the `encryption` option.
   const encrypted = id.endsWith(ENCRYPTED);
@@ -96,3 +92,67 @@ const server = Deno.serve({
 }, handler);
 await server.finished;
 await close();
+
+/** The floor server: the least a cookie session middleware does per route. */
+function floorHandler(dir: string): {
+  handler: (req: Request) => Response;
+  close: () => Promise<void>;
+} {
+  const sessions = new Map<string, BenchSession>();
+  const log = Deno.openSync(`${dir}/floor.log`, {
+    create: true,
+    append: true,
+  });
+  const encoder = new TextEncoder();
+  let batch = "";
+  const flush = () => {
+    log.writeSync(encoder.encode(batch));
+    batch = "";
+  };
+  const handler = (req: Request) => {
+    const path = new URL(req.url).pathname;
+    if (path !== "/read" && path !== "/write") {
+      return new Response("Not Found", { status: 404 });
+    }
+    const cookie = req.headers.get("cookie");
+    const token = cookie === null ? undefined : parseCookie(cookie).session;
+    let session = token === undefined ? undefined : sessions.get(token);
+    if (path === "/read") {
+      const response = new Response(String(session?.n ?? 0));
+      response.headers.set("vary", "Cookie");
+      return response;
+    }
+    const key = token ?? crypto.randomUUID();
+    if (session === undefined) {
+      session = { n: 0, data: SESSION_DATA };
+      sessions.set(key, session);
+    }
+    session.n++;
+    const json = JSON.stringify(session);
+    // buntdb's record for a set with a TTL; the bench's data is ASCII.
+    if (batch === "") setImmediate(flush);
+    batch += `*5\r\n$3\r\nset\r\n$${key.length}\r\n${key}\r\n` +
+      `$${json.length}\r\n${json}\r\n$2\r\nex\r\n$4\r\n3600\r\n`;
+    const response = new Response(String(session.n));
+    response.headers.set("vary", "Cookie");
+    response.headers.set(
+      "set-cookie",
+      stringifySetCookie({
+        name: "session",
+        value: key,
+        path: "/",
+        httpOnly: true,
+        sameSite: "lax",
+      }),
+    );
+    return response;
+  };
+  return {
+    handler,
+    close: () => {
+      if (batch !== "") flush();
+      log.close();
+      return Promise.resolve();
+    },
+  };
+}

@@ -71,7 +71,7 @@ export const HTTP_TARGETS: HttpTarget[] = [
     // The least any cookie session middleware does on Deno.serve: what
     // stays out of reach of the ratio to bare, measured in the same rounds.
     id: "floor",
-    label: "bare + Cookie parsed + Vary (floor)",
+    label: "floor: Cookie + Vary; writes + Set-Cookie, JSON, log",
     runtime: "deno",
     sessions: false,
   },
@@ -130,10 +130,22 @@ export interface ShapeResult {
   rps: Record<Route, Summary>;
   /** Each round's req/s divided by bare's in the same round; bare omits it. */
   vsBare?: Record<Route, Summary>;
+  /**
+   * Each round's req/s divided by the floor's in the same round (session
+   * targets, when the floor is run too): what the middleware keeps of what
+   * any cookie session middleware can reach.
+   */
+  vsFloor?: Record<Route, Summary>;
   /** Each round's req/s divided by the baseline target's, when run too. */
   vsBaseline?: Record<Route, Summary>;
   /** wrk's 99th percentile latency in ms per route, median of the rounds. */
   p99Ms: Record<Route, number>;
+  /**
+   * The server process's CPU time (user + system, every thread) per
+   * request in µs, per route, over the rounds: unlike req/s, it does not
+   * depend on how much of the two cores wrk and the machine left over.
+   */
+  cpuUs: Record<Route, Summary>;
 }
 
 /** Results of one target. */
@@ -249,9 +261,16 @@ export async function runHttpBench(
       for (const [s, shape] of config.shapes.entries()) {
         for (const route of ["read", "write"] as const) {
           for (const t of order) {
-            t.runs[s]![route].push(
-              await runWrk(t.base, route, config.seconds, shape, t.cookies),
+            const cpuBefore = await cpuMicros(t.server.pid);
+            const run = await runWrk(
+              t.base,
+              route,
+              config.seconds,
+              shape,
+              t.cookies,
             );
+            const cpu = (await cpuMicros(t.server.pid)) - cpuBefore;
+            t.runs[s]![route].push({ ...run, cpuUs: cpu / run.requests });
           }
         }
       }
@@ -261,7 +280,10 @@ export async function runHttpBench(
       const logWritesAfter = await logWrites(t.base);
       const lostWrites = await checkCounters(t, config);
       const baseline = loaded.find((b) => b.target.id === t.target.baseline);
-      const result = resultOf(t, loaded[0]!, config, baseline);
+      const floor = t.target.sessions
+        ? loaded.find((f) => f.target.id === "floor")
+        : undefined;
+      const result = resultOf(t, loaded[0]!, config, { baseline, floor });
       if (lostWrites > 0) result.lostWrites = lostWrites;
       if (logWritesAfter !== undefined && t.logWritesBefore !== undefined) {
         result.writeRequestsPerLogWrite = result.writeRequests /
@@ -288,7 +310,7 @@ interface Loaded {
   /** BuntStore only: write(2) calls to the log after the warm-up. */
   logWritesBefore: number | undefined;
   /** Per shape, per route, one wrk result per round. */
-  runs: Record<Route, WrkResult[]>[];
+  runs: Record<Route, MeasuredRun[]>[];
 }
 
 async function startTarget(
@@ -356,7 +378,10 @@ function resultOf(
   t: Loaded,
   bare: Loaded,
   config: HttpBenchConfig,
-  baseline: Loaded | undefined,
+  { baseline, floor }: {
+    baseline: Loaded | undefined;
+    floor: Loaded | undefined;
+  },
 ): HttpResult {
   const shapes = config.shapes.map((shape, s): ShapeResult => {
     const runs = t.runs[s]!;
@@ -375,6 +400,9 @@ function resultOf(
       ...(t === bare || !bare.target.id.endsWith("bare")
         ? {}
         : { vsBare: { read: ratio("read"), write: ratio("write") } }),
+      ...(floor === undefined ? {} : {
+        vsFloor: { read: ratio("read", floor), write: ratio("write", floor) },
+      }),
       ...(baseline === undefined ? {} : {
         vsBaseline: {
           read: ratio("read", baseline),
@@ -384,6 +412,10 @@ function resultOf(
       p99Ms: {
         read: summarize(runs.read.map((w) => w.p99Ms)).median,
         write: summarize(runs.write.map((w) => w.p99Ms)).median,
+      },
+      cpuUs: {
+        read: summarize(runs.read.map((w) => w.cpuUs)),
+        write: summarize(runs.write.map((w) => w.cpuUs)),
       },
     };
   });
@@ -409,6 +441,7 @@ function describe(r: HttpResult): string {
     const route = (name: Route) => {
       const vs = s.vsBare?.[name];
       const vsBase = s.vsBaseline?.[name];
+      const vsFloor = s.vsFloor?.[name];
       return `${name} ${fmtRate(s.rps[name].median)}/s` +
         ` [${fmtRate(s.rps[name].min)}-${fmtRate(s.rps[name].max)}]` +
         (vs
@@ -416,12 +449,20 @@ function describe(r: HttpResult): string {
             vs.max.toFixed(2)
           }]`
           : "") +
+        (vsFloor
+          ? ` ${vsFloor.median.toFixed(2)}x floor [${vsFloor.min.toFixed(2)}-${
+            vsFloor.max.toFixed(2)
+          }]`
+          : "") +
         (vsBase
           ? ` ${vsBase.median.toFixed(3)}x unencrypted [${
             vsBase.min.toFixed(3)
           }-${vsBase.max.toFixed(3)}]`
           : "") +
-        ` p99 ${s.p99Ms[name].toFixed(2)} ms`;
+        ` p99 ${s.p99Ms[name].toFixed(2)} ms` +
+        ` cpu ${s.cpuUs[name].median.toFixed(1)} µs/req [${
+          s.cpuUs[name].min.toFixed(1)
+        }-${s.cpuUs[name].max.toFixed(1)}]`;
     };
     return `  ${s.shape.padEnd(10)} ${route("read")}  ${route("write")}`;
   }).join("\n") +
@@ -442,12 +483,13 @@ export function shapeNames(config: HttpBenchConfig): string {
   );
 }
 
-function medianBy(runs: WrkResult[]): WrkResult {
+function medianBy(runs: MeasuredRun[]): MeasuredRun {
   return [...runs].sort((a, b) => a.rps - b.rps)[runs.length >> 1]!;
 }
 
 interface Server {
   port: number;
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -490,6 +532,7 @@ async function startServer(target: HttpTarget, dir: string): Promise<Server> {
   const { port } = JSON.parse(text.slice(0, text.indexOf("\n")));
   return {
     port,
+    pid: child.pid,
     async stop() {
       child.kill("SIGTERM");
       const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
@@ -554,6 +597,29 @@ interface WrkResult {
   latencyMs: number;
   /** 99th percentile latency in ms. */
   p99Ms: number;
+}
+
+/** A wrk run and the server's CPU time per request during it. */
+interface MeasuredRun extends WrkResult {
+  cpuUs: number;
+}
+
+/** Clock ticks per second of /proc's CPU times (`getconf CLK_TCK`). */
+let clockTicks: number | undefined;
+
+/** User + system CPU time of process `pid` so far, in µs (Linux only). */
+async function cpuMicros(pid: number): Promise<number> {
+  if (clockTicks === undefined) {
+    const { stdout } = await new Deno.Command("getconf", {
+      args: ["CLK_TCK"],
+    }).output();
+    clockTicks = Number(new TextDecoder().decode(stdout).trim()) || 100;
+  }
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  // Fields after the command name, which may hold spaces: state is the
+  // first, utime the 12th and stime the 13th (proc(5)'s fields 14 and 15).
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks * 1e6;
 }
 
 /** Runs wrk and parses its report; throws on errors or non-2xx answers. */

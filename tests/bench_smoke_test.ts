@@ -95,12 +95,13 @@ Deno.test("runStoreBench() rejects a store whose count is wrong", async () => {
 });
 
 Deno.test({
-  name: "runHttpBench() loads bare and BuntStore servers with wrk",
+  name: "runHttpBench() loads bare, floor and BuntStore servers with wrk",
   ignore: !WRK,
 }, async () => {
   const results = await runHttpBench(
     [
       { id: "bare", label: "bare", runtime: "deno", sessions: false },
+      { id: "floor", label: "floor", runtime: "deno", sessions: false },
       {
         id: "bunt-everysecond",
         label: "BuntStore",
@@ -118,23 +119,36 @@ Deno.test({
     },
     quiet,
   );
-  assert.deepEqual(results.map((r) => r.id), ["bare", "bunt-everysecond"]);
+  assert.deepEqual(results.map((r) => r.id), [
+    "bare",
+    "floor",
+    "bunt-everysecond",
+  ]);
   for (const r of results) {
     assert.deepEqual(r.shapes.map((s) => s.shape), ["-t1 -c4", "-t2 -c4"]);
     for (const s of r.shapes) {
       assert.equal(s.rps.read.runs.length, 2, r.id);
       assert.ok(s.rps.read.median > 0 && s.rps.write.median > 0, r.id);
       assert.ok(s.p99Ms.read > 0 && s.p99Ms.write > 0, r.id);
+      assert.ok(s.cpuUs.read.min > 0 && s.cpuUs.write.min > 0, r.id);
     }
   }
-  // Ratios are per round, bare's run of that round as the divisor.
-  const [bare, bunt] = results;
+  // Ratios are per round, bare's (or the floor's) run of that round as the
+  // divisor.
+  const [bare, floor, bunt] = results;
   const shape = bunt!.shapes[0]!;
   assert.equal(bare!.shapes[0]!.vsBare, undefined);
+  assert.equal(floor!.shapes[0]!.vsFloor, undefined);
   assert.deepEqual(
     shape.vsBare!.read.runs,
     shape.rps.read.runs.map((rps, i) =>
       rps / bare!.shapes[0]!.rps.read.runs[i]!
+    ),
+  );
+  assert.deepEqual(
+    shape.vsFloor!.write.runs,
+    shape.rps.write.runs.map((rps, i) =>
+      rps / floor!.shapes[0]!.rps.write.runs[i]!
     ),
   );
   assert.ok(bunt!.writeRequests > 0);
@@ -242,7 +256,7 @@ Deno.test("checkTargets() reports missed targets as missed", () => {
   });
 });
 
-Deno.test("checkTargets() judges the HTTP routes by the median of per-round ratios", () => {
+Deno.test("checkTargets() judges the HTTP routes by the median of per-round ratios to the floor", () => {
   const shape = (
     read: number[],
     write: number[],
@@ -251,9 +265,10 @@ Deno.test("checkTargets() judges the HTTP routes by the median of per-round rati
     shape: "-t1 -c32",
     rps: { read: summarize(read), write: summarize(write) },
     ...(vs
-      ? { vsBare: { read: summarize(vs[0]), write: summarize(vs[1]) } }
+      ? { vsFloor: { read: summarize(vs[0]), write: summarize(vs[1]) } }
       : {}),
     p99Ms: { read: 1, write: 1 },
+    cpuUs: { read: summarize([1]), write: summarize([1]) },
   });
   const http = (id: string, s: ReturnType<typeof shape>) => ({
     id,
@@ -265,6 +280,7 @@ Deno.test("checkTargets() judges the HTTP routes by the median of per-round rati
   });
   const checks = checkTargets([], [
     http("bare", shape([100, 50, 100], [100, 50, 100])),
+    http("floor", shape([100, 50, 100], [100, 50, 100])),
     // Medians of req/s would say 1.0x; the rounds say 0.8x and 0.6x.
     http(
       "bunt-everysecond",
@@ -322,7 +338,12 @@ Deno.test("checkHonoTargets() judges ours against each peer's fastest configurat
       label: id,
       rps,
       latencyMs: { read: 1, write: 1 },
-      shapes: [{ shape: "-t1 -c32", rps, p99Ms: { read: 1, write: 1 } }],
+      shapes: [{
+        shape: "-t1 -c32",
+        rps,
+        p99Ms: { read: 1, write: 1 },
+        cpuUs: { read: summarize([1]), write: summarize([1]) },
+      }],
       writeRequests: 0,
     };
   };
