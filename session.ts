@@ -64,7 +64,6 @@ export type * from "./_session/types.ts";
 interface RequestContext<T extends object> {
   promise: Promise<Session<T>>;
   handle: SessionHandle<T> | undefined;
-  error: unknown;
   finalized: boolean;
 }
 
@@ -155,26 +154,24 @@ export class SessionManager<T extends object = Record<string, unknown>> {
   wrap<A extends unknown[]>(
     handler: (request: Request, ...rest: A) => Response | Promise<Response>,
   ): (request: Request, ...rest: A) => Promise<Response> {
-    return async (request, ...rest) => {
-      let response;
+    // Promise reactions rather than an async function: a request whose
+    // session needs no write then costs one reaction here, not three awaits.
+    return (request, ...rest) => {
+      const failed = (error: unknown) => this.#failed(request, error);
+      const answered = (response: Response) =>
+        this.#answered(request, response);
+      let result;
       try {
-        response = await handler(request, ...rest);
+        result = handler(request, ...rest);
       } catch (error) {
-        await this.discard(request);
-        if (isStoreFailure(error)) return await this.#onError(error, request);
-        throw error;
+        return failed(error);
       }
-      // Frameworks (Hono, oak) answer a thrown error with a 5xx before
-      // wrap sees it: a server error is a failed request all the same.
-      if (response.status >= 500) {
-        await this.discard(request);
-        return response;
-      }
-      return await this.finalize(request, response);
+      return Promise.resolve(result).then(answered, failed);
     };
   }
 
   /**
+   * Returns the session of `request`, loading it on the first call;  /**
    * Returns the session of `request`, loading it on the first call; later
    * calls for the same request return the same session. An unknown,
    * expired or malformed token gives a new, empty session.
@@ -200,13 +197,10 @@ export class SessionManager<T extends object = Record<string, unknown>> {
       : this.#engine.load(token!).then((loaded) =>
         context.handle = this.#handle(loaded, token, request)
       );
-    const context: RequestContext<T> = {
-      promise,
-      handle,
-      error: undefined,
-      finalized: false,
-    };
-    if (handle === undefined) promise.catch((error) => context.error = error);
+    const context: RequestContext<T> = { promise, handle, finalized: false };
+    // The caller gets the failure through the promise; this only keeps an
+    // unawaited load failure from being reported as unhandled.
+    if (handle === undefined) promise.catch(ignore);
     this.#contexts.set(request, context);
     return context.promise;
   }
@@ -237,28 +231,7 @@ export class SessionManager<T extends object = Record<string, unknown>> {
    * ```
    */
   async finalize(request: Request, response: Response): Promise<Response> {
-    let setCookie;
-    try {
-      // Most requests need no write: answer without an extra await then.
-      let result = this.#finish(request);
-      if (result instanceof Promise) result = await result;
-      if (result === null) return response;
-      setCookie = result;
-    } catch (error) {
-      // The handler's response is replaced: close a stream it holds open.
-      cancelBody(response);
-      return await this.#onError(error, request);
-    }
-    try {
-      writeHeaders(response.headers, setCookie);
-      return response;
-    } catch (error) {
-      // Headers of Response.redirect() and fetch() responses are immutable.
-      if (!(error instanceof TypeError)) throw error;
-      const copy = new Response(response.body, response);
-      writeHeaders(copy.headers, setCookie);
-      return copy;
-    }
+    return await this.#finalize(request, response);
   }
 
   /**
@@ -572,6 +545,60 @@ export class SessionManager<T extends object = Record<string, unknown>> {
     });
   }
 
+  /** {@linkcode SessionManager.wrap}'s answer to a handler that threw. */
+  async #failed(request: Request, error: unknown): Promise<Response> {
+    await this.discard(request);
+    if (isStoreFailure(error)) return await this.#onError(error, request);
+    throw error;
+  }
+
+  /** {@linkcode SessionManager.wrap}'s answer to a handler's response. */
+  #answered(
+    request: Request,
+    response: Response,
+  ): Response | Promise<Response> {
+    // Frameworks (Hono, oak) answer a thrown error with a 5xx before
+    // wrap sees it: a server error is a failed request all the same.
+    if (response.status >= 500) {
+      return this.discard(request).then(() => response);
+    }
+    return this.#finalize(request, response);
+  }
+
+  /**
+   * {@linkcode SessionManager.finalize}, answering synchronously when the
+   * session needs no write (the common read-only request).
+   */
+  #finalize(
+    request: Request,
+    response: Response,
+  ): Response | Promise<Response> {
+    let result;
+    try {
+      result = this.#finish(request);
+    } catch (error) {
+      return this.#replaceWithError(request, response, error);
+    }
+    if (result instanceof Promise) {
+      return result.then(
+        (setCookie) => withSessionHeaders(response, setCookie),
+        (error) => this.#replaceWithError(request, response, error),
+      );
+    }
+    return withSessionHeaders(response, result);
+  }
+
+  /** The `onError` answer that replaces `response` after a failed commit. */
+  #replaceWithError(
+    request: Request,
+    response: Response,
+    error: unknown,
+  ): Response | Promise<Response> {
+    // The handler's response is replaced: close a stream it holds open.
+    cancelBody(response);
+    return this.#onError(error, request);
+  }
+
   /**
    * Returns `null` when the request's session was never used (or already
    * finished), else the `Set-Cookie` value or `undefined` for none.
@@ -595,6 +622,29 @@ function defaultOnError(error: unknown, request: Request): Response {
   console.error(`Session error on ${request.method} ${request.url}:`, error);
   return new Response("Internal Server Error", { status: 500 });
 }
+
+/**
+ * `response` with the session headers for `setCookie` (the result of a
+ * commit: `null` when the session was not used), or a copy of it with them
+ * when its headers are immutable (`Response.redirect()`, `fetch()`).
+ */
+function withSessionHeaders(
+  response: Response,
+  setCookie: string | undefined | null,
+): Response {
+  if (setCookie === null) return response;
+  try {
+    writeHeaders(response.headers, setCookie);
+    return response;
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    const copy = new Response(response.body, response);
+    writeHeaders(copy.headers, setCookie);
+    return copy;
+  }
+}
+
+function ignore(): void {}
 
 function cancelBody(response: Response): void {
   // A body that is already locked or closed needs no cancelling; the
