@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { SessionCodec } from "./types.ts";
+import type { SessionCodec, SessionRecord } from "./types.ts";
 import type { SessionCipher } from "./encryption.ts";
 import type { OwnerOptions, SessionStore } from "../session_store.ts";
 import { checkRecord, deepFreeze } from "./codec.ts";
@@ -298,15 +298,7 @@ export class SessionEngine {
     const owner = this.ownerOf(state);
     let written;
     try {
-      let bytes = codec.encode({
-        deadline: state.deadline,
-        savedAt: now,
-        ...(state.createdAt === 0 ? {} : { createdAt: state.createdAt }),
-        ...(state.rememberMe === undefined
-          ? {}
-          : { rememberMe: state.rememberMe }),
-        values: Object.fromEntries(state.values),
-      });
+      let bytes = codec.encode(recordOf(state, now));
       if (bytes.byteLength > maxBytes) {
         throw new RangeError(
           `Cannot save session: it encodes to ${bytes.byteLength} bytes, more than maxBytes (${maxBytes})`,
@@ -462,6 +454,37 @@ function newState(
     cookieSent: "",
     queue: Promise.resolve(),
   };
+}
+
+/** The record the codec encodes for `state`, saved at `now`. */
+function recordOf(state: SessionState, now: number): SessionRecord {
+  // Members added one by one and the values copied in a loop: spreads and
+  // Object.fromEntries() were a third of the save's own time in a profile.
+  const record: SessionRecord = {
+    deadline: state.deadline,
+    savedAt: now,
+    values: valuesOf(state.values),
+  };
+  if (state.createdAt !== 0) record.createdAt = state.createdAt;
+  if (state.rememberMe !== undefined) record.rememberMe = state.rememberMe;
+  return record;
+}
+
+/** The values as an object for the codec, as `Object.fromEntries()` does. */
+function valuesOf(values: Map<string, unknown>): Record<string, unknown> {
+  const object: Record<string, unknown> = {};
+  values.forEach((value, name) => {
+    // Assigning `__proto__` would set the prototype, not add a member.
+    if (name === "__proto__") {
+      Object.defineProperty(object, name, {
+        value,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    } else object[name] = value;
+  });
+  return object;
 }
 
 /**

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { SessionManager } from "@x/buntstore";
+import { MemoryStore, SessionManager } from "@x/buntstore";
 import { newToken, TokenHasher } from "../_session/token.ts";
 import {
   attributes,
@@ -451,4 +451,25 @@ Deno.test("SessionManager trustProxy lets secure auto follow X-Forwarded-Proto, 
       assert.equal(attrs.has("secure"), expected);
     });
   }
+});
+
+// Deno turns off the `__proto__` setter unless run with --unsafe-proto
+// (`deno test --unsafe-proto` makes this fail without the engine's guard).
+Deno.test("SessionManager saves a value named __proto__ as a value, not a prototype", async () => {
+  await using store = new MemoryStore();
+  const sessions = new SessionManager({ store });
+  const { token } = await sessions.withToken(undefined, (session) => {
+    session.put("__proto__", { admin: true });
+    session.put("n", 1);
+  });
+  // Another process reads what the store holds: no cached state.
+  const later = new SessionManager({ store: restarted(store) });
+  const read = await later.withToken(token, (session) => ({
+    keys: session.keys(),
+    proto: session.get("__proto__"),
+  }));
+  assert.deepEqual(read.value, {
+    keys: ["__proto__", "n"],
+    proto: { admin: true },
+  });
 });
