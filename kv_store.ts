@@ -114,6 +114,11 @@ export class KvStore implements SessionStore, AsyncDisposable {
    * manager reads the store on each request rather than trusting a copy.
    */
   readonly shared = true;
+  /**
+   * Always true: once `save` or `replace` resolves, the data has been sent
+   * to Deno KV, so the session manager may reuse the array.
+   */
+  readonly copiesOnSave = true;
   readonly #kv: Deno.Kv;
   readonly #owned: boolean;
   readonly #entries: Deno.KvKey;

@@ -59,6 +59,11 @@ export interface MemoryStoreOptions {
  * ```
  */
 export class MemoryStore implements SessionStore, AsyncDisposable {
+  /**
+   * Always true: `save` and `replace` keep a copy of the data, so the
+   * session manager may reuse the array once they resolve.
+   */
+  readonly copiesOnSave = true;
   readonly #keyspace = new Keyspace();
   readonly #owners = new OwnerIndex();
   readonly #now: () => number;

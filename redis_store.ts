@@ -162,6 +162,11 @@ export class RedisStore implements SessionStore, AsyncDisposable {
    * manager reads the store on each request rather than trusting a copy.
    */
   readonly shared = true;
+  /**
+   * Always true: `save` and `replace` copy the data before they send it,
+   * so the session manager may reuse the array once they resolve.
+   */
+  readonly copiesOnSave = true;
   readonly #client: RedisClientLike;
   readonly #closeClient: (() => Promise<void>) | undefined;
   readonly #prefix: string;

@@ -106,4 +106,12 @@ export interface SessionStore {
    * trusting a copy that another server may have changed.
    */
   readonly shared?: boolean;
+  /**
+   * Whether `save` and `replace` are done with the `data` array once they
+   * resolve: they keep a copy (or have sent the bytes), never the array
+   * itself. The session manager then encodes sessions into buffers it
+   * reuses, instead of allocating one per save. Leave it unset for a store
+   * that keeps the array it is given, as the `Map` store above does.
+   */
+  readonly copiesOnSave?: boolean;
 }

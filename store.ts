@@ -79,6 +79,11 @@ export const MEMORY_PATH = ":memory:";
  * ```
  */
 export class BuntStore implements SessionStore, AsyncDisposable {
+  /**
+   * Always true: `save` and `replace` keep a copy of the data, so the
+   * session manager may reuse the array once they resolve.
+   */
+  readonly copiesOnSave = true;
   readonly #path: string;
   /** The log's real path, resolved at open; compactions use it. */
   #filePath = "";

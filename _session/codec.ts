@@ -26,15 +26,7 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  */
 export const jsonSessionCodec: SessionCodec = {
   encode(record: SessionRecord): Uint8Array {
-    // Members are added one by one (no spreads): this runs on every save.
-    const json: Record<string, unknown> = {
-      d: record.deadline,
-      t: record.savedAt,
-    };
-    if (record.createdAt !== undefined) json.c = record.createdAt;
-    if (record.rememberMe !== undefined) json.r = record.rememberMe;
-    json.v = record.values;
-    return encoder.encode(JSON.stringify(json));
+    return encoder.encode(recordJson(record));
   },
   decode(data: Uint8Array): SessionRecord {
     const parsed: unknown = JSON.parse(decoder.decode(data));
@@ -52,6 +44,19 @@ export const jsonSessionCodec: SessionCodec = {
     };
   },
 };
+
+/** The JSON text that {@linkcode jsonSessionCodec} encodes as UTF-8. */
+export function recordJson(record: SessionRecord): string {
+  // Members are added one by one (no spreads): this runs on every save.
+  const json: Record<string, unknown> = {
+    d: record.deadline,
+    t: record.savedAt,
+  };
+  if (record.createdAt !== undefined) json.c = record.createdAt;
+  if (record.rememberMe !== undefined) json.r = record.rememberMe;
+  json.v = record.values;
+  return JSON.stringify(json);
+}
 
 /**
  * Returns the record if its fields have the right types, else `undefined`;

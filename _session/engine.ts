@@ -11,7 +11,13 @@
 import type { SessionCodec, SessionRecord } from "./types.ts";
 import type { SessionCipher } from "./encryption.ts";
 import type { OwnerOptions, SessionStore } from "../session_store.ts";
-import { checkRecord, deepFreeze } from "./codec.ts";
+import {
+  checkRecord,
+  deepFreeze,
+  jsonSessionCodec,
+  recordJson,
+} from "./codec.ts";
+import { EncodePool } from "./encode_pool.ts";
 import { newToken, TokenHasher } from "./token.ts";
 import { type Loading, registryOf, type SessionRegistry } from "./registry.ts";
 import { storeFailure } from "./store_failure.ts";
@@ -80,9 +86,18 @@ export class SessionEngine {
   /** Shared with every other manager of the same store. */
   readonly registry: SessionRegistry;
   readonly #cache: Map<string, SessionState>;
+  /**
+   * Buffers to encode into, with the JSON codec, when nothing keeps the
+   * encoded bytes: the store copies them, or they are encrypted.
+   */
+  readonly #pool: EncodePool | undefined;
 
   constructor(settings: EngineSettings) {
     this.settings = settings;
+    this.#pool = settings.codec === jsonSessionCodec &&
+        (settings.store.copiesOnSave === true || settings.cipher !== undefined)
+      ? new EncodePool()
+      : undefined;
     this.hasher = new TokenHasher(
       settings.hashTokenInStore,
       settings.cacheSize,
@@ -288,7 +303,7 @@ export class SessionEngine {
 
   async #saveNow(state: SessionState): Promise<boolean> {
     if (!this.needsSave(state)) return false;
-    const { codec, store, maxBytes, cipher } = this.settings;
+    const { store, cipher } = this.settings;
     const now = this.settings.now();
     if (state.key === "") {
       this.#assignToken(state);
@@ -298,13 +313,7 @@ export class SessionEngine {
     const owner = this.ownerOf(state);
     let written;
     try {
-      let bytes = codec.encode(recordOf(state, now));
-      if (bytes.byteLength > maxBytes) {
-        throw new RangeError(
-          `Cannot save session: it encodes to ${bytes.byteLength} bytes, more than maxBytes (${maxBytes})`,
-        );
-      }
-      if (cipher !== undefined) bytes = cipher.seal(key, bytes);
+      const bytes = this.#encode(state, now);
       const expiry = new Date(this.expiresAt(state, now));
       const options = ownerOptions(state, owner);
       try {
@@ -314,7 +323,12 @@ export class SessionEngine {
           await store.save(key, bytes, expiry, options);
         }
       } catch (error) {
+        // Not given back to the pool: a store that failed or timed out
+        // may still read the bytes.
         throw storeFailure(error);
+      }
+      if (this.#pool !== undefined && cipher === undefined) {
+        this.#pool.release(bytes);
       }
     } catch (error) {
       // Memory must not hold what the store refused: drop the shared state
@@ -333,6 +347,32 @@ export class SessionEngine {
     state.savedOwner = owner;
     if (!state.destroyed && state.key === key) this.#remember(state);
     return true;
+  }
+
+  /**
+   * The bytes the store gets for `state`: encoded, checked against
+   * `maxBytes`, and encrypted with the `encryption` option.
+   *
+   * @throws {RangeError} When the encoded session exceeds `maxBytes`.
+   */
+  #encode(state: SessionState, now: number): Uint8Array {
+    const { codec, maxBytes, cipher } = this.settings;
+    const pool = this.#pool;
+    const record = recordOf(state, now);
+    const bytes = pool === undefined
+      ? codec.encode(record)
+      : pool.encode(recordJson(record));
+    if (bytes.byteLength > maxBytes) {
+      pool?.release(bytes);
+      throw new RangeError(
+        `Cannot save session: it encodes to ${bytes.byteLength} bytes, more than maxBytes (${maxBytes})`,
+      );
+    }
+    if (cipher === undefined) return bytes;
+    // Sealing copies: the plain bytes can go back at once.
+    const sealed = cipher.seal(state.key, bytes);
+    pool?.release(bytes);
+    return sealed;
   }
 
   async #fetch(

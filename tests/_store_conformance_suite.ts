@@ -85,6 +85,18 @@ export function testStoreConformance(
     assert.deepEqual(await store.find("token"), bytes("abc"));
   });
 
+  test(
+    "copiesOnSave: .replace() too keeps a copy, so the manager may reuse the array",
+    async (store, clock) => {
+      assert.equal(store.copiesOnSave, true);
+      await store.save("token", bytes("abc"), later(clock));
+      const data = bytes("xyz");
+      assert.equal(await store.replace?.("token", data, later(clock)), true);
+      data.fill(0);
+      assert.deepEqual(await store.find("token"), bytes("xyz"));
+    },
+  );
+
   test(".save() overwrites an entry", async (store, clock) => {
     await store.save("token", bytes("one"), later(clock));
     await store.save("token", bytes("two"), later(clock, 120_000));
