@@ -82,14 +82,27 @@ export class MapStore implements BenchStore {
   }
 }
 
-/** A store of the project's, with the count the harness checks. */
+/**
+ * A store of the project's, with the count the harness checks. It passes
+ * on everything the session manager uses (`replace`, `copiesOnSave`,
+ * `shared`), so the HTTP bench runs the path users get.
+ */
 class Counted<S extends BuntStore | KvStore> implements BenchStore {
   constructor(readonly store: S, readonly count: () => Promise<number>) {}
+  get copiesOnSave(): boolean {
+    return (this.store as { copiesOnSave?: boolean }).copiesOnSave === true;
+  }
+  get shared(): boolean {
+    return (this.store as { shared?: boolean }).shared === true;
+  }
   find(token: string) {
     return this.store.find(token);
   }
   save(token: string, data: Uint8Array, expiry: Date) {
     return this.store.save(token, data, expiry);
+  }
+  replace(token: string, data: Uint8Array, expiry: Date) {
+    return this.store.replace(token, data, expiry);
   }
   delete(token: string) {
     return this.store.delete(token);
