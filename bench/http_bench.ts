@@ -1,8 +1,10 @@
 /**
- * `deno task bench:http`: requests per second of a bare `Deno.serve`
- * handler against the same handler behind `SessionManager` on each store,
- * and express + express-session on Node with session-file-store and with
- * memorystore, on a read-only route and a writing route.
+ * `deno task bench:http`: requests per second, and the server's CPU time
+ * per request, of a bare `Deno.serve` handler, the floor (the least any
+ * cookie session middleware does: see bench/_http_server.ts), the same
+ * handler behind `SessionManager` on each store, and express +
+ * express-session on Node with session-file-store and with memorystore, on
+ * a read-only route and a writing route.
  *
  * Each server runs in its own process; `wrk` (a separate process) drives it
  * over keep-alive connections, cycling through the cookies of sessions
@@ -11,12 +13,12 @@
  * (`-t1 -c32`, `-t2 -c50`) and route, in list order on even rounds and
  * reversed on odd ones, so a ratio to the bare handler is taken from runs
  * seconds apart, never across a lucky and an unlucky stretch of a noisy
- * machine. Reported per shape and route: req/s and the ratio to bare of
- * each round (median, min and max), and wrk's p99 latency (median of the
- * rounds). Checks: no non-2xx answers and no
- * socket errors; the read route returns the stored counter; the counters
- * summed over all sessions grew by at least the number of write requests
- * wrk completed (at most one extra per connection and run, for requests
+ * machine. Reported per shape and route: req/s and the ratios to bare
+ * and to the floor of each round (median, min and max), the server's CPU
+ * µs per request, and wrk's p99 latency (median of the rounds). Checks:
+ * no non-2xx answers and no socket errors; the read route returns the
+ * stored counter; the counters summed over all sessions grew by at least
+ * the number of write requests wrk completed (at most one extra per connection and run, for requests
  * cut off when a run ends), so a server that drops writes cannot look fast.
  *
  * Usage: deno run -A --unstable-kv bench/http_bench.ts [--quick] [--runs 3]
