@@ -171,7 +171,6 @@ export class SessionManager<T extends object = Record<string, unknown>> {
   }
 
   /**
-   * Returns the session of `request`, loading it on the first call;  /**
    * Returns the session of `request`, loading it on the first call; later
    * calls for the same request return the same session. An unknown,
    * expired or malformed token gives a new, empty session.
