@@ -22,7 +22,7 @@
  * cut off when a run ends), so a server that drops writes cannot look fast.
  *
  * Usage: deno run -A --unstable-kv bench/http_bench.ts [--quick] [--runs 3]
- *        [--only bare,bunt-everysecond] [--out file.json]
+ *        [--only bare,bunt-everysecond] [--out file.json] [--before dir]
  *
  * @module
  */
@@ -54,8 +54,13 @@ export interface HttpTarget {
    * the same server with the session data encrypted.
    */
   baseline?: string;
-  /** The Deno server script in bench/; `_http_server.ts` when unset. */
+  /**
+   * The Deno server script: a file in bench/ or an absolute path;
+   * `_http_server.ts` when unset.
+   */
   script?: string;
+  /** The target id the server script runs; `id` when unset. */
+  serves?: string;
   /**
    * How the write check treats it: `"kept"` (the default on Deno) must
    * keep every write; `"may-lose"` (the default on Node) may lose writes
@@ -154,6 +159,8 @@ export interface ShapeResult {
 export interface HttpResult {
   id: string;
   label: string;
+  /** The id of the target `vsBaseline` divides by, when there is one. */
+  baseline?: string;
   /** Requests per second per route under the first shape (the chart's). */
   rps: Record<Route, Summary>;
   /** Mean latency in ms per route under the first shape (median run). */
@@ -215,6 +222,29 @@ export function httpConfig(flags: BenchFlags): HttpBenchConfig {
       shapes: WRK_SHAPES,
       cookies: 1000,
     };
+}
+
+/**
+ * Adds, for each Deno session target, the same target run from `checkout`
+ * (another working tree, such as the code before a change, with this
+ * tree's bench/_http_server.ts and bench/_stores.ts copied in), id
+ * `<id>@before`, compared round by round with this tree's (`vsBaseline`).
+ */
+export function withBefore(
+  targets: HttpTarget[],
+  checkout: string,
+): HttpTarget[] {
+  const before = targets.filter((t) =>
+    t.sessions && t.runtime === "deno" && t.baseline === undefined
+  ).map((t): HttpTarget => ({
+    ...t,
+    id: `${t.id}@before`,
+    label: `${t.label}, before`,
+    script: `${checkout.replace(/\/$/, "")}/bench/_http_server.ts`,
+    serves: t.id,
+    baseline: t.id,
+  }));
+  return [...targets, ...before];
 }
 
 /** Picks targets by id; all when `only` is empty. */
@@ -425,6 +455,7 @@ function resultOf(
   return {
     id: t.target.id,
     label: t.target.label,
+    ...(baseline === undefined ? {} : { baseline: baseline.target.id }),
     rps: shapes[0]!.rps,
     latencyMs: {
       read: medianBy(first.read).latencyMs,
@@ -457,7 +488,7 @@ function describe(r: HttpResult): string {
           }]`
           : "") +
         (vsBase
-          ? ` ${vsBase.median.toFixed(3)}x unencrypted [${
+          ? ` ${vsBase.median.toFixed(3)}x ${r.baseline} [${
             vsBase.min.toFixed(3)
           }-${vsBase.max.toFixed(3)}]`
           : "") +
@@ -502,8 +533,10 @@ async function startServer(target: HttpTarget, dir: string): Promise<Server> {
         "run",
         "--allow-all",
         "--unstable-kv",
-        `${BENCH_DIR}${target.script ?? "_http_server.ts"}`,
-        target.id,
+        target.script?.startsWith("/")
+          ? target.script
+          : `${BENCH_DIR}${target.script ?? "_http_server.ts"}`,
+        target.serves ?? target.id,
         dir,
       ],
       stdout: "piped",
@@ -680,14 +713,23 @@ export function parseWrk(out: string): WrkResult {
 }
 
 if (import.meta.main) {
-  const flags = parseFlags(Deno.args);
+  // --before <checkout>: also run the session targets from that tree.
+  const at = Deno.args.indexOf("--before");
+  const before = at < 0 ? undefined : Deno.args[at + 1];
+  const flags = parseFlags(
+    at < 0 ? Deno.args : Deno.args.toSpliced(at, 2),
+  );
   const config = httpConfig(flags);
   console.log(
     `HTTP bench: wrk ${shapeNames(config)}, ${config.runs} rounds of ` +
       `${config.seconds} s per target, shape and route ` +
       `(+${config.warmupSeconds} s warm-up)`,
   );
-  const results = await runHttpBench(pickHttpTargets(flags.only), config);
+  const picked = pickHttpTargets(flags.only);
+  const results = await runHttpBench(
+    before === undefined ? picked : withBefore(picked, before),
+    config,
+  );
   if (flags.out !== undefined) {
     await Deno.writeTextFile(
       flags.out,

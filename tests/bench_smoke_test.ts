@@ -10,7 +10,12 @@ import {
   type StoreTarget,
 } from "../bench/_stores.ts";
 import { PHASES, runStoreBench } from "../bench/store_bench.ts";
-import { parseWrk, runHttpBench } from "../bench/http_bench.ts";
+import {
+  HTTP_TARGETS,
+  parseWrk,
+  runHttpBench,
+  withBefore,
+} from "../bench/http_bench.ts";
 import { runScaleBench } from "../bench/scale_bench.ts";
 import { renderChart, usesLogScale } from "../bench/_chart.ts";
 import { checkHonoTargets, checkTargets } from "../bench/all.ts";
@@ -368,4 +373,21 @@ Deno.test("checkHonoTargets() judges ours against each peer's fastest configurat
   assert.equal(find("Hono write: hono-bunt vs hono-floor")?.met, true);
   // No @hono/session results, no @hono/session targets.
   assert.ok(!checks.some((c) => c.target.includes("@hono/session")));
+});
+
+Deno.test("withBefore() adds each Deno session target once more, run from the other tree", () => {
+  const picked = HTTP_TARGETS.filter((t) =>
+    ["bare", "floor", "bunt-everysecond", "map-encrypted", "express-file"]
+      .includes(t.id)
+  );
+  const added = withBefore(picked, "/tmp/old/").slice(picked.length);
+  assert.deepEqual(
+    added.map((t) => [t.id, t.serves, t.baseline, t.script]),
+    [[
+      "bunt-everysecond@before",
+      "bunt-everysecond",
+      "bunt-everysecond",
+      "/tmp/old/bench/_http_server.ts",
+    ]],
+  );
 });
