@@ -27,11 +27,13 @@ import { replayRecord } from "./_store/replay.ts";
 import { Sweeper } from "./_store/sweeper.ts";
 import { type SyncPolicy, WriteQueue } from "./_store/write_queue.ts";
 import {
+  assertData,
   assertToken,
   checkOwner,
   checkOwners,
-  checkSave,
+  expiryMillis,
 } from "./_session_store/validate.ts";
+import { checkedTokenHash } from "./_store/token_hash.ts";
 import {
   type BuntStoreOptions,
   type BuntStoreStats,
@@ -47,6 +49,9 @@ import {
 
 export type { SyncPolicy } from "./_store/write_queue.ts";
 export type { BuntStoreOptions, BuntStoreStats } from "./_store/options.ts";
+
+/** What a save without a write to wait for returns. */
+const DONE: Promise<void> = Promise.resolve();
 
 /** The path that keeps a store in memory only, with no file. */
 export const MEMORY_PATH = ":memory:";
@@ -189,8 +194,8 @@ export class BuntStore implements SessionStore, AsyncDisposable {
    */
   async find(token: string): Promise<Uint8Array | undefined> {
     this.#assertOpen();
-    assertToken(token);
-    return this.#keyspace.copy(token, this.#now());
+    const hash = checkedTokenHash(token);
+    return this.#keyspace.copy(token, this.#now(), hash);
   }
 
   /**
@@ -208,14 +213,20 @@ export class BuntStore implements SessionStore, AsyncDisposable {
    * invalid, or the token starts with the owner index's reserved prefix.
    * @throws {Error} When the write or fsync fails; memory is rolled back.
    */
-  async save(
+  save(
     token: string,
     data: Uint8Array,
     expiry: Date,
     options?: OwnerOptions,
   ): Promise<void> {
-    const written = this.#write(token, data, expiry, options, false);
-    return written === false ? undefined : written;
+    // Not an async function: it hands back the batch's own promise, which
+    // an async wrapper would follow with two more promise jobs per save.
+    try {
+      const written = this.#write(token, data, expiry, options, false);
+      return written === false || written === undefined ? DONE : written;
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /**
@@ -554,8 +565,12 @@ export class BuntStore implements SessionStore, AsyncDisposable {
     replaceOnly: boolean,
   ): Promise<void> | undefined | false {
     this.#assertOpen();
-    const expiresAt = checkSave(token, data, expiry);
-    const owners = checkOwners(options, "save session");
+    const hash = checkedTokenHash(token);
+    assertData(data);
+    const expiresAt = expiryMillis(expiry);
+    const owners = options === undefined
+      ? undefined
+      : checkOwners(options, "save session");
     if (token.startsWith(INDEX_KEY_PREFIX)) {
       throw new RangeError(
         "Cannot use session token: it starts with the owner index's reserved prefix",
@@ -567,14 +582,19 @@ export class BuntStore implements SessionStore, AsyncDisposable {
     this.#releaseSettled();
     if (replaceOnly && !this.#keyspace.has(token, now)) return false;
     const queue = this.#queue;
-    const undoIndex = this.#owners.save(
-      token,
-      expiresAt,
-      owners,
-      queue?.records ?? NO_RECORDS,
-      () => queue?.records.set(token, data, expiresAt),
-    );
-    const previous = this.#keyspace.set(token, data, expiresAt);
+    const ascii = hash >= 0;
+    // Without owner options the index is left as it is (see
+    // OwnerIndex.save): only the session's own record is written.
+    const undoIndex = owners === undefined
+      ? void queue?.records.set(token, data, expiresAt, ascii)
+      : this.#owners.save(
+        token,
+        expiresAt,
+        owners,
+        queue?.records ?? NO_RECORDS,
+        () => queue?.records.set(token, data, expiresAt, ascii),
+      );
+    const previous = this.#keyspace.set(token, data, expiresAt, hash);
     if (queue === undefined) {
       this.#keyspace.release(previous);
       return;

@@ -17,7 +17,9 @@ export function writeAll(
   file: { writeSync(bytes: Uint8Array): number },
   bytes: Uint8Array,
 ): void {
-  let written = 0;
+  if (bytes.length === 0) return;
+  // One call writes it all but for a short write: no view to make first.
+  let written = file.writeSync(bytes);
   while (written < bytes.length) {
     written += file.writeSync(bytes.subarray(written));
   }

@@ -200,13 +200,19 @@ export class RecordWriter {
   /**
    * Appends `set key value`, with `ae <seconds>` when `expiresAt` is finite.
    * The seconds are rounded down so a reloaded entry never outlives it.
+   * `ascii` says the caller has already found `key` to be ASCII.
    */
-  set(key: string, value: Uint8Array, expiresAt: number): void {
+  set(
+    key: string,
+    value: Uint8Array,
+    expiresAt: number,
+    ascii: boolean = isAscii(key),
+  ): void {
     const finite = expiresAt !== Infinity;
     const suffix = finite ? this.#expirySuffix(expiresAt) : "";
     this.#reserve(key.length * 3 + value.length + suffix.length + 64);
     this.#ascii(finite ? "*5\r\n$3\r\nset\r\n" : "*3\r\n$3\r\nset\r\n");
-    this.#key(key);
+    this.#key(key, ascii);
     this.#bulk(value);
     this.#ascii(suffix);
   }
@@ -215,7 +221,7 @@ export class RecordWriter {
   del(key: string): void {
     this.#reserve(key.length * 3 + 32);
     this.#ascii("*2\r\n$3\r\ndel\r\n");
-    this.#key(key);
+    this.#key(key, isAscii(key));
   }
 
   /** The `ae` part for an expiry; consecutive saves mostly share it. */
@@ -230,14 +236,7 @@ export class RecordWriter {
   }
 
   /** Writes a key as a bulk string, skipping the encoder for ASCII. */
-  #key(key: string): void {
-    let ascii = true;
-    for (let i = 0; i < key.length; i++) {
-      if (key.charCodeAt(i) > 127) {
-        ascii = false;
-        break;
-      }
-    }
+  #key(key: string, ascii: boolean): void {
     if (!ascii) return this.#bulk(encoder.encode(key));
     this.#ascii("$");
     this.#ascii(String(key.length));
@@ -271,6 +270,13 @@ export class RecordWriter {
     grown.set(this.#bytes.subarray(0, this.#length));
     this.#bytes = grown;
   }
+}
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) > 127) return false;
+  }
+  return true;
 }
 
 /** Where the last {@linkcode readNumber} ended; avoids an object per call. */

@@ -8,7 +8,7 @@
 import type { OwnerOptions } from "../session_store.ts";
 
 /** Longest accepted token, in UTF-8 bytes. */
-const MAX_TOKEN_BYTES = 1024;
+export const MAX_TOKEN_BYTES = 1024;
 
 const encoder = new TextEncoder();
 
@@ -70,7 +70,7 @@ export function assertToken(token: unknown): asserts token is string {
 }
 
 /** Throws unless `data` is a `Uint8Array`. */
-function assertData(data: unknown): asserts data is Uint8Array {
+export function assertData(data: unknown): asserts data is Uint8Array {
   if (!(data instanceof Uint8Array)) {
     throw new TypeError(
       "Cannot save session data: expected a Uint8Array",
@@ -79,7 +79,7 @@ function assertData(data: unknown): asserts data is Uint8Array {
 }
 
 /** Throws unless `expiry` is a valid `Date`; returns it in milliseconds. */
-function expiryMillis(expiry: unknown): number {
+export function expiryMillis(expiry: unknown): number {
   if (!(expiry instanceof Date)) {
     throw new TypeError("Cannot save session: expiry must be a Date");
   }

@@ -59,8 +59,13 @@ export class ChangeTracker extends RecordWriter {
   }
 
   /** Encodes `set`, noting `key` while tracking. */
-  override set(key: string, value: Uint8Array, expiresAt: number): void {
-    super.set(key, value, expiresAt);
+  override set(
+    key: string,
+    value: Uint8Array,
+    expiresAt: number,
+    ascii?: boolean,
+  ): void {
+    super.set(key, value, expiresAt, ascii);
     if (this.#sets !== undefined) this.#note(this.#sets, key);
   }
 

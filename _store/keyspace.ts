@@ -102,9 +102,16 @@ export class Keyspace {
     return slot !== NONE && this.#expiresAt[slot]! > now;
   }
 
-  /** A copy of `key`'s value, unless missing or expired at `now`. */
-  copy(key: string, now: number): Uint8Array | undefined {
-    const slot = this.#lookupString(key);
+  /**
+   * A copy of `key`'s value, unless missing or expired at `now`; `hash` is
+   * its {@linkcode hashAscii} when the caller has it already.
+   */
+  copy(
+    key: string,
+    now: number,
+    hash: number = hashAscii(key),
+  ): Uint8Array | undefined {
+    const slot = this.#lookupString(key, hash);
     if (slot === NONE || this.#expiresAt[slot]! <= now) return undefined;
     const keyLength = this.#keyLength[slot]!;
     return this.#arena.copy(
@@ -132,10 +139,15 @@ export class Keyspace {
 
   /**
    * Stores a copy of `value` under `key`; returns what it replaced, to
-   * restore if the write fails or release once it is done.
+   * restore if the write fails or release once it is done. `hash` is the
+   * key's {@linkcode hashAscii} when the caller has it already.
    */
-  set(key: string, value: Uint8Array, expiresAt: number): Previous {
-    const hash = hashAscii(key);
+  set(
+    key: string,
+    value: Uint8Array,
+    expiresAt: number,
+    hash: number = hashAscii(key),
+  ): Previous {
     if (hash < 0) {
       return this.setBytes(this.#scratch.encode(key), value, expiresAt);
     }
@@ -342,8 +354,7 @@ export class Keyspace {
    * The slot of `key`, or -1; an ASCII key (every session token) is hashed
    * and compared as it is, without encoding it first.
    */
-  #lookupString(key: string): number {
-    const hash = hashAscii(key);
+  #lookupString(key: string, hash: number = hashAscii(key)): number {
     if (hash < 0) return this.#lookup(this.#scratch.encode(key));
     return this.#lookupAscii(key, hash);
   }

@@ -208,6 +208,11 @@ Deno.test("BuntStore rejects bad arguments and changes nothing", async () => {
     ],
     [() => store.save("t", new Uint8Array(1), new Date(NaN)), RangeError],
     [() => store.find(undefined as unknown as string), TypeError],
+    // The find path checks ASCII tokens by hashing them: the same rules.
+    [() => store.find(""), RangeError],
+    [() => store.find("x".repeat(1025)), RangeError],
+    [() => store.find("é".repeat(513)), RangeError],
+    [() => store.find("a\uD800b"), RangeError],
     [() => store.delete(""), RangeError],
   ];
   for (const [call, kind] of bad) await assert.rejects(call, kind);
@@ -215,6 +220,9 @@ Deno.test("BuntStore rejects bad arguments and changes nothing", async () => {
   assert.equal(store.stats().fileBytes, 0);
   await store.save("x".repeat(1024), new Uint8Array(1), expiry);
   assert.equal(store.size, 1);
+  assert.deepEqual(await store.find("x".repeat(1024)), new Uint8Array(1));
+  await store.save("é".repeat(341), new Uint8Array([2]), expiry);
+  assert.deepEqual(await store.find("é".repeat(341)), new Uint8Array([2]));
 });
 
 Deno.test("BuntStore.open() rejects bad options with clear errors", async (t) => {
