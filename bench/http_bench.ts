@@ -27,6 +27,7 @@
  * @module
  */
 
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   check,
@@ -720,7 +721,11 @@ export function parseWrk(out: string): WrkResult {
 if (import.meta.main) {
   // --before <checkout>: also run the session targets from that tree.
   const at = Deno.args.indexOf("--before");
-  const before = at < 0 ? undefined : Deno.args[at + 1];
+  const checkout = at < 0 ? undefined : Deno.args[at + 1];
+  if (at >= 0 && (checkout === undefined || checkout.startsWith("--"))) {
+    throw new RangeError("Missing the checkout after --before");
+  }
+  const before = checkout === undefined ? undefined : resolve(checkout);
   const flags = parseFlags(
     at < 0 ? Deno.args : Deno.args.toSpliced(at, 2),
   );
