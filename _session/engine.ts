@@ -327,9 +327,8 @@ export class SessionEngine {
         // may still read the bytes.
         throw storeFailure(error);
       }
-      if (this.#pool !== undefined && cipher === undefined) {
-        this.#pool.release(bytes);
-      }
+      // Encrypted bytes are the store's: only plain ones came from the pool.
+      if (cipher === undefined) this.#pool?.release(bytes);
     } catch (error) {
       // Memory must not hold what the store refused: drop the shared state
       // so the next request reloads the last saved version.

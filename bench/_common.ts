@@ -215,3 +215,24 @@ export async function measureShrink(store: BuntStore): Promise<ShrinkMeasure> {
     shrinkMs,
   };
 }
+
+/**
+ * Serves `handler` on a free port of 127.0.0.1 until SIGTERM, after
+ * printing `{"port": N}` as the first stdout line, which the HTTP benches
+ * wait for.
+ */
+export async function serveUntilTerminated(
+  handler: Deno.ServeHandler,
+): Promise<void> {
+  const abort = new AbortController();
+  Deno.addSignalListener("SIGTERM", () => abort.abort());
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    signal: abort.signal,
+    onListen({ port }) {
+      console.log(JSON.stringify({ port }));
+    },
+  }, handler);
+  await server.finished;
+}

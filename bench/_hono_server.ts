@@ -26,16 +26,12 @@ import { BuntStore } from "../store.ts";
 import { MemoryStore } from "../memory_store.ts";
 import { SessionManager } from "../session.ts";
 import { type SessionEnv, sessionMiddleware } from "../hono.ts";
-import { TTL_MS } from "./_common.ts";
+import { serveUntilTerminated, TTL_MS } from "./_common.ts";
+import { SESSION_DATA } from "./_session_routes.ts";
 
 type Data = { n: number; data: string };
 
-/** What a new session stores on its first write (as _http_server.ts). */
-const SESSION_DATA = "x".repeat(200);
-
 const [id = "hono-bare", dir = "."] = Deno.args;
-const abort = new AbortController();
-Deno.addSignalListener("SIGTERM", () => abort.abort());
 
 // Fixed test keys: the bench compares speed, not secrecy.
 const KEY = "a-bench-only-key-of-at-least-32-characters";
@@ -44,15 +40,7 @@ const HEX_SECRET = "00112233445566778899aabbccddeeff" +
 
 let close = () => Promise.resolve();
 const app = await build(id);
-const server = Deno.serve({
-  hostname: "127.0.0.1",
-  port: 0,
-  signal: abort.signal,
-  onListen({ port }) {
-    console.log(JSON.stringify({ port }));
-  },
-}, app.fetch);
-await server.finished;
+await serveUntilTerminated(app.fetch);
 await close();
 
 async function build(target: string): Promise<{ fetch: Deno.ServeHandler }> {

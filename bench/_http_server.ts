@@ -30,7 +30,7 @@
 import { parseCookie, stringifySetCookie } from "cookie";
 import { SessionManager } from "../session.ts";
 import { STORE_TARGETS } from "./_stores.ts";
-import { TTL_MS } from "./_common.ts";
+import { serveUntilTerminated, TTL_MS } from "./_common.ts";
 import {
   type BenchSession,
   SESSION_DATA,
@@ -41,8 +41,6 @@ import {
 const ENCRYPTED = "-encrypted";
 
 const [id = "bare", dir = "."] = Deno.args;
-const abort = new AbortController();
-Deno.addSignalListener("SIGTERM", () => abort.abort());
 
 let handler: (req: Request) => Response | Promise<Response>;
 let close = () => Promise.resolve();
@@ -82,15 +80,7 @@ if (id === "bare") {
   });
 }
 
-const server = Deno.serve({
-  hostname: "127.0.0.1",
-  port: 0,
-  signal: abort.signal,
-  onListen({ port }) {
-    console.log(JSON.stringify({ port }));
-  },
-}, handler);
-await server.finished;
+await serveUntilTerminated(handler);
 await close();
 
 /** The floor server: the least a cookie session middleware does per route. */

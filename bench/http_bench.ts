@@ -30,6 +30,7 @@
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  type BenchFlags,
   check,
   fmtRate,
   machineInfo,
@@ -37,7 +38,6 @@ import {
   summarize,
   type Summary,
 } from "./_common.ts";
-import type { BenchFlags } from "./_common.ts";
 
 const BENCH_DIR = fileURLToPath(new URL(".", import.meta.url));
 const EXPRESS_DIR = `${BENCH_DIR}node_express`;

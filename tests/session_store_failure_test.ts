@@ -65,12 +65,31 @@ async function loggedIn(handler: (r: Request) => Promise<Response>) {
   return cookie;
 }
 
-Deno.test("Session.destroy() whose delete fails answers through onError, sends no deletion cookie, and the retry deletes", async () => {
+/**
+ * A spy store, a manager whose onError answers 503 and records the error,
+ * the app, and the cookie of a logged-in user; disposing closes the store.
+ */
+async function loggedInScenario() {
   const clock = new Clock();
-  await using store = spyStore(clock);
+  const store = spyStore(clock);
   const errors: unknown[] = [];
-  const handler = app(manager(store, clock, errors));
+  const sessions = manager(store, clock, errors);
+  const handler = app(sessions);
   const cookie = await loggedIn(handler);
+  return {
+    clock,
+    store,
+    errors,
+    sessions,
+    handler,
+    cookie,
+    [Symbol.asyncDispose]: () => store[Symbol.asyncDispose](),
+  };
+}
+
+Deno.test("Session.destroy() whose delete fails answers through onError, sends no deletion cookie, and the retry deletes", async () => {
+  await using scenario = await loggedInScenario();
+  const { clock, store, errors, handler, cookie } = scenario;
 
   store.fail = "delete";
   const failed = await handler(get("/logout", cookie));
@@ -104,11 +123,8 @@ Deno.test("Session.destroy() whose delete fails answers through onError, sends n
 });
 
 Deno.test("Session.destroy() whose delete fails fails the request even when the handler catches the error", async () => {
-  const clock = new Clock();
-  await using store = spyStore(clock);
-  const errors: unknown[] = [];
-  const handler = app(manager(store, clock, errors));
-  const cookie = await loggedIn(handler);
+  await using scenario = await loggedInScenario();
+  const { store, handler, cookie } = scenario;
   store.fail = "delete";
   const failed = await handler(get("/logout-caught", cookie));
   assert.equal(failed.status, 503);
@@ -119,11 +135,8 @@ Deno.test("Session.destroy() whose delete fails fails the request even when the 
 });
 
 Deno.test("Session.renewToken() whose delete fails answers through onError and saves no new session", async () => {
-  const clock = new Clock();
-  await using store = spyStore(clock);
-  const errors: unknown[] = [];
-  const handler = app(manager(store, clock, errors));
-  const cookie = await loggedIn(handler);
+  await using scenario = await loggedInScenario();
+  const { clock, store, errors, handler, cookie } = scenario;
   const savesBefore = store.saves;
 
   store.fail = "delete";
@@ -147,12 +160,8 @@ Deno.test("Session.renewToken() whose delete fails answers through onError and s
 });
 
 Deno.test("Session.destroy() whose delete fails: a concurrent request of the session is not told it is logged out", async () => {
-  const clock = new Clock();
-  await using store = spyStore(clock);
-  const errors: unknown[] = [];
-  const sessions = manager(store, clock, errors);
-  const handler = app(sessions);
-  const cookie = await loggedIn(handler);
+  await using scenario = await loggedInScenario();
+  const { store, sessions, handler, cookie } = scenario;
 
   let release!: () => void;
   const held = new Promise<void>((resolve) => release = resolve);
@@ -176,11 +185,8 @@ Deno.test("Session.destroy() whose delete fails: a concurrent request of the ses
 });
 
 Deno.test("SessionManager.wrap() sends a store failure from commit() to onError", async () => {
-  const clock = new Clock();
-  await using store = spyStore(clock);
-  const errors: unknown[] = [];
-  const handler = app(manager(store, clock, errors));
-  const cookie = await loggedIn(handler);
+  await using scenario = await loggedInScenario();
+  const { store, errors, handler, cookie } = scenario;
   store.fail = "save";
   const failed = await handler(get("/commit-then-fail", cookie));
   assert.equal(failed.status, 503);
