@@ -391,3 +391,30 @@ Deno.test("withBefore() adds each Deno session target once more, run from the ot
     ]],
   );
 });
+
+Deno.test("the bench's BuntStore and Deno KV targets pass on replace(), shared and copiesOnSave", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "bench_targets_" });
+  try {
+    const seen = [];
+    for (const id of ["bunt-everysecond", "kv"]) {
+      const target = STORE_TARGETS.find((t) => t.id === id)!;
+      const store = await target.open(dir);
+      try {
+        seen.push([
+          id,
+          typeof store.replace,
+          store.shared === true,
+          store.copiesOnSave === true,
+        ]);
+      } finally {
+        await store.close();
+      }
+    }
+    assert.deepEqual(seen, [
+      ["bunt-everysecond", "function", false, true],
+      ["kv", "function", true, true],
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
