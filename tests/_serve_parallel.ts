@@ -217,3 +217,29 @@ export async function load(
   }
   return result;
 }
+
+/**
+ * Sends GETs of `url`, each on a new connection, until `jobs` different
+ * `x-worker` headers answered or `timeoutMs` passed: `deno serve` reports
+ * listening once the first worker does, and on a loaded machine the others
+ * may still be starting.
+ */
+export async function waitForWorkers(
+  url: string,
+  jobs: number,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+  const seen = new Set<string>();
+  const deadline = Date.now() + timeoutMs;
+  try {
+    while (seen.size < jobs && Date.now() < deadline) {
+      const response = await fetch(url, { client });
+      await response.body?.cancel();
+      const worker = response.headers.get("x-worker");
+      if (worker !== null) seen.add(worker);
+    }
+  } finally {
+    client.close();
+  }
+}

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { KvStore } from "../kv_store.ts";
 import { SessionManager } from "../session.ts";
 import { tempDir } from "./_fixtures.ts";
-import { load, serveParallel } from "./_serve_parallel.ts";
+import { load, serveParallel, waitForWorkers } from "./_serve_parallel.ts";
 import { startRedisServer } from "./_redis_server.ts";
 
 const SERVER = new URL("./_worker_server.ts", import.meta.url).pathname;
@@ -105,6 +105,7 @@ Deno.test("KvStore on one file answers every request from two workers and from t
   const options = { requests: 1000, concurrency: 20, path: "/" };
   await t.step("deno serve --parallel, 2 workers", async () => {
     await using server = await serveParallel(SERVER, env, 2);
+    await waitForWorkers(server.url, 2);
     const result = await load([server.url], options);
     assert.deepEqual([...result.statuses], [[200, 1000]], result.firstFailure);
     assert.equal(result.workers.size, 2);
